@@ -1,0 +1,5 @@
+"""``python -m eventyard`` runs the command line."""
+
+from eventyard.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""eventyard/config package."""

@@ -1,0 +1,107 @@
+"""Publishing accepted events to the raw topic as envelopes, and rejected items to the rejects topic.
+
+``EnvelopePublisher.publish(source, events)`` groups the events by the raw-topic partition that owns
+their user key (userId, else anonymousId — see ``docs/architecture.md`` for why not messageId), writes one envelope per partition and returns only when the broker has acknowledged
+every envelope (``acks=all``).  It raises :class:`PublishUnavailable` when that does not happen within
+``ack_timeout`` — the gateway then answers 503 so the SDK retries; it never answers 200 for data that is
+not on the broker.  A timed-out send may still land later: that is a duplicate, which the worker's
+messageId dedup absorbs and counts (at-least-once).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+
+from eventyard.ingest.validate import Rejected
+from eventyard.streams.envelope import encode_envelope, group_by_partition, user_key
+from eventyard.streams.topics import TopicNames
+
+
+class PublishUnavailable(Exception):
+    """The broker did not acknowledge in time; the client must retry."""
+
+
+class EnvelopePublisher:
+    """Writes envelopes to ``<prefix>.raw`` and rejects to ``<prefix>.rejects``."""
+
+    def __init__(self, bootstrap_servers: str, topics: TopicNames, *, ack_timeout: float = 10.0,
+                 idempotent: bool = False) -> None:
+        self.topics = topics
+        self.ack_timeout = ack_timeout
+        self._config = dict(
+            bootstrap_servers=bootstrap_servers, acks="all", enable_idempotence=idempotent,
+            linger_ms=2, max_batch_size=256 * 1024, max_request_size=4 * 1024 * 1024,
+            request_timeout_ms=int(ack_timeout * 1000) + 5000)
+        self.producer: AIOKafkaProducer | None = None
+        self.started = False
+
+    async def start(self, attempts: int = 60) -> None:
+        """Connect to the broker, retrying while it is not up yet."""
+        for attempt in range(attempts):
+            self.producer = AIOKafkaProducer(**self._config)
+            try:
+                await self.producer.start()
+                self.started = True
+                return
+            except KafkaError:
+                await self.producer.stop()
+                if attempt == attempts - 1:
+                    raise
+                await asyncio.sleep(0.5)
+
+    async def stop(self) -> None:
+        """Flush and close the producer."""
+        if self.started:
+            await self.producer.stop()
+            self.started = False
+
+    async def publish(self, source: str, events: list[dict[str, Any]]) -> None:
+        """Write ``events`` of ``source`` to the raw topic; return once all are acknowledged."""
+        if not events:
+            return
+        try:
+            await asyncio.wait_for(self._publish(source, events), self.ack_timeout)
+        except (asyncio.TimeoutError, KafkaError) as exc:
+            raise PublishUnavailable(f"broker did not acknowledge: {exc!r}") from None
+
+    async def _publish(self, source: str, events: list[dict[str, Any]]) -> None:
+        partitions = await self.producer.partitions_for(self.topics.raw)
+        count = len(partitions)
+        items = [{"source": source, "event": e} for e in events]
+        groups = group_by_partition(items, count, lambda item: user_key(item["event"]))
+        futures = [await self.producer.send(self.topics.raw, encode_envelope("raw", group),
+                                            partition=p)
+                   for p, group in groups.items()]
+        await asyncio.gather(*futures)
+
+    async def reject(self, source: str, rejected: list[Rejected], received_at: str) -> None:
+        """Write each rejected item to the rejects topic with its reason."""
+        if not rejected:
+            return
+        futures = []
+        for item in rejected:
+            message_id = item.item.get("messageId") if isinstance(item.item, dict) else None
+            value = orjson.dumps({"source": source, "stage": "ingest", "reason": item.reason,
+                                  "field": item.field, "message": item.message,
+                                  "receivedAt": received_at, "item": item.item})
+            key = message_id.encode() if isinstance(message_id, str) else None
+            futures.append(await self.producer.send(self.topics.rejects, value, key=key))
+        try:
+            await asyncio.wait_for(asyncio.gather(*futures), self.ack_timeout)
+        except (asyncio.TimeoutError, KafkaError) as exc:
+            raise PublishUnavailable(f"broker did not acknowledge rejects: {exc!r}") from None
+
+    async def ready(self) -> bool:
+        """Whether the broker answers a metadata request now."""
+        if not self.started:
+            return False
+        try:
+            await asyncio.wait_for(self.producer.client.fetch_all_metadata(), 2.0)
+            return True
+        except (asyncio.TimeoutError, KafkaError, OSError):
+            return False

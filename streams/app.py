@@ -1,0 +1,75 @@
+"""The Faust application of a worker process, built from a workspace.
+
+``create_app(workspace, options)`` returns a ``faust.App`` whose agents are registered by
+``eventyard.streams.agents``: one pipeline agent on ``<prefix>.raw`` and one delivery agent per enabled
+destination on ``<prefix>.dest.<name>``.  Every topic uses the ``raw`` codec: agents decode records
+themselves (``eventyard.streams.envelope``), so a bad record can never make Faust raise before our
+code sees it.
+
+Settings that matter for correctness and for the embedded Tansu broker:
+
+* ``stream_buffer_maxsize`` is small because each record is an envelope of up to hundreds of events;
+  Faust pauses a partition whose buffer is full, so a slow destination does not stall the others.
+* short session / rebalance timeouts (``WorkerOptions.session_timeout``) because Tansu holds a JoinGroup
+  for about half the session timeout; production may raise them.
+* agents write through their own aiokafka producer (``eventyard.streams.output``) so that producer
+  idempotence is an option (``--idempotent``): on for Apache Kafka, off for Tansu, which lacks it.
+* the web server (``/metrics``, ``/health``) binds 127.0.0.1 on the worker's health port.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import faust
+
+from eventyard.config.loader import LoadedWorkspace
+
+
+@dataclass(frozen=True)
+class WorkerOptions:
+    """How a worker process connects and behaves."""
+
+    bootstrap_servers: str
+    health_port: int = 6066
+    health_host: str = "127.0.0.1"
+    session_timeout: float = 10.0
+    idempotent: bool = False
+    commit_interval: float = 1.0
+
+
+def broker_urls(bootstrap_servers: str) -> list[str]:
+    """``host:port,host:port`` → Faust broker URLs."""
+    return [f"kafka://{server.strip()}" for server in bootstrap_servers.split(",") if server.strip()]
+
+
+def create_app(loaded: LoadedWorkspace, options: WorkerOptions) -> faust.App:
+    """Build the worker's Faust app with every agent of the workspace registered."""
+    from eventyard.streams.agents import register_agents
+
+    prefix = loaded.model.topics.prefix
+    app = faust.App(
+        f"{prefix}-worker",
+        broker=broker_urls(options.bootstrap_servers),
+        value_serializer="raw",
+        key_serializer="raw",
+        store="memory://",
+        autodiscover=False,
+        topic_disable_leader=True,
+        topic_allow_declare=False,
+        consumer_auto_offset_reset="earliest",
+        stream_buffer_maxsize=16,
+        broker_commit_interval=options.commit_interval,
+        broker_session_timeout=options.session_timeout,
+        broker_rebalance_timeout=options.session_timeout,
+        broker_heartbeat_interval=max(0.5, options.session_timeout / 6),
+        broker_request_timeout=max(30.0, options.session_timeout * 2),
+        producer_acks=-1,
+        web_enabled=True,
+        web_bind=options.health_host,
+        web_host=options.health_host,
+        web_port=options.health_port,
+        worker_redirect_stdouts=False,
+    )
+    register_agents(app, loaded, options)
+    return app

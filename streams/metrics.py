@@ -1,0 +1,57 @@
+"""Prometheus metrics of every eventyard process (names from ``docs/metrics.md``).
+
+One registry per process (prometheus-client's default); ingest and workers serve it at ``/metrics``.
+Names follow Prometheus conventions: ``eventyard_`` prefix, base units (seconds), ``_total`` counters.
+Label values come from the workspace (source and destination names) or from small fixed sets (reasons,
+outcomes, stages) — never from events — so cardinality stays bounded.
+
+Hot paths do not look labels up per event: they count per batch, or hold children obtained once with
+``.labels(...)``.
+
+Latency buckets span 5 ms to 4 h: delivery latency is measured from ``receivedAt`` (Segment's
+end-to-end definition), and events retried for hours must still land in a finite bucket.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+                   300.0, 900.0, 3600.0, 14400.0)
+STAGE_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
+
+EVENTS_RECEIVED = Counter(
+    "eventyard_events_received_total", "Events accepted by ingest and written to the raw topic.",
+    ["source", "type"])
+INGEST_REJECTED = Counter(
+    "eventyard_ingest_rejected_total", "Events or requests refused by ingest, by reason.",
+    ["source", "reason"])
+INGEST_REQUESTS = Counter(
+    "eventyard_ingest_requests_total", "HTTP requests answered by ingest, by status code.",
+    ["status_code"])
+PIPELINE_DISCARDED = Counter(
+    "eventyard_pipeline_discarded_total",
+    "Events the pipeline did not pass on, by stage and reason (deduplicated, blocked, ...).",
+    ["source", "stage", "reason"])
+PIPELINE_ROUTED = Counter(
+    "eventyard_pipeline_routed_total", "Events routed by the pipeline to a destination topic.",
+    ["source", "destination"])
+DELIVERY_EVENTS = Counter(
+    "eventyard_delivery_events_total",
+    "Events resolved by a destination's delivery agent, by outcome "
+    "(delivered, retried, dead_lettered, filtered).",
+    ["destination", "outcome"])
+DELIVERY_ERRORS = Counter(
+    "eventyard_delivery_errors_total", "Delivery errors by class and status code.",
+    ["destination", "error_class", "status_code"])
+DELIVERY_LATENCY = Histogram(
+    "eventyard_delivery_latency_seconds", "Time from receivedAt to delivered, per destination.",
+    ["destination"], buckets=LATENCY_BUCKETS)
+STAGE_DURATION = Histogram(
+    "eventyard_stage_duration_seconds", "Processing time of one envelope per stage.",
+    ["stage"], buckets=STAGE_BUCKETS)
+RETRY_PENDING = Gauge(
+    "eventyard_retry_pending", "Events waiting for a retry, per destination.", ["destination"])
+DEAD_LETTERS = Counter(
+    "eventyard_dead_letters_total", "Records written to dead-letter or rejects topics.",
+    ["topic_kind", "reason"])

@@ -1,0 +1,82 @@
+"""Envelope format, partitioning, routing by the integrations object, and the pure pipeline stage."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from eventyard.config.workspace import Workspace
+from eventyard.streams.envelope import (EnvelopeError, decode_envelope, encode_envelope,
+                                        group_by_partition, partition_for, user_key)
+from eventyard.streams.pipeline import Pipeline
+from eventyard.streams.routing import Router, integrations_allow
+
+
+def test_envelope_round_trip_and_version():
+    items = [{"source": "web", "event": {"type": "track", "messageId": "m"}}]
+    data = encode_envelope("raw", items)
+    assert orjson.loads(data) == {"v": 1, "kind": "raw", "items": items}
+    envelope = decode_envelope(data)
+    assert (envelope.version, envelope.kind, envelope.items) == (1, "raw", items)
+
+
+@pytest.mark.parametrize("data,message", [
+    (b"", "empty"), (b"{", "invalid JSON"), (b"[]", "not a JSON object"),
+    (b'{"v": 2, "kind": "raw", "items": []}', "unknown envelope version 2"),
+    (b'{"v": 1, "kind": "x", "items": []}', "unknown envelope kind"),
+    (b'{"v": 1, "kind": "raw", "items": {}}', "not a list"),
+])
+def test_bad_envelopes_say_why(data, message):
+    with pytest.raises(EnvelopeError, match=message):
+        decode_envelope(data)
+
+
+def test_partitioning_is_stable_and_by_user():
+    assert partition_for("user-1", 4) == partition_for("user-1", 4)
+    assert {partition_for(f"u{i}", 4) for i in range(100)} == {0, 1, 2, 3}
+    assert user_key({"userId": "u", "anonymousId": "a"}) == "u"
+    assert user_key({"anonymousId": "a"}) == "a"
+    items = [{"event": {"userId": f"u{i % 3}"}} for i in range(30)]
+    groups = group_by_partition(items, 4, lambda it: user_key(it["event"]))
+    for partition, group in groups.items():
+        assert all(partition_for(user_key(it["event"]), 4) == partition for it in group)
+    assert sum(len(g) for g in groups.values()) == 30
+
+
+@pytest.mark.parametrize("integrations,key,expected", [
+    (None, "Webhook", True), ({}, "Webhook", True), ({"All": False}, "Webhook", False),
+    ({"All": False, "Webhook": True}, "Webhook", True), ({"Webhook": False}, "Webhook", False),
+    ({"All": False, "Webhook": {"opt": 1}}, "Webhook", True), ({"webhook": False}, "Webhook", True),
+    ({"All": True, "Webhook": False}, "Webhook", False), ("garbage", "Webhook", True),
+])
+def test_integrations_object(integrations, key, expected):
+    assert integrations_allow(integrations, key) is expected
+
+
+def workspace() -> Workspace:
+    return Workspace.model_validate({
+        "sources": [{"name": "web", "write_key": "a"}, {"name": "app", "write_key": "b"}],
+        "destinations": [
+            {"name": "archive", "type": "file"},
+            {"name": "hook", "type": "file", "integration_name": "Webhooks", "sources": ["web"]},
+            {"name": "off", "type": "file", "enabled": False}]})
+
+
+def test_router_uses_sources_enabled_and_integration_name():
+    router = Router(workspace())
+    assert router.route("web", {}) == ["archive", "hook"]
+    assert router.route("app", {}) == ["archive"]
+    assert router.route("web", {"integrations": {"All": False, "Webhooks": True}}) == ["hook"]
+    assert router.route("web", {"integrations": {"hook": False}}) == ["archive", "hook"]
+
+
+def test_pipeline_routes_rejects_and_counts():
+    out = Pipeline(workspace()).process([
+        {"source": "web", "event": {"userId": "u", "type": "track"}},
+        {"source": "app", "event": {"userId": "u", "integrations": {"All": False}}},
+        {"source": "nope", "event": {}},
+        "not an item",
+    ])
+    assert {k: len(v) for k, v in out.routes.items()} == {"archive": 1, "hook": 1}
+    assert [r["reason"] for r in out.rejects] == ["unknown_source", "malformed_item"]
+    assert out.discarded == {("app", "routing", "no_destination"): 1}
