@@ -17,6 +17,7 @@ run: $(STAMP)
 	$(BIN)/eventyard dev --workspace examples/workspace
 
 test: $(STAMP)
+	tests/deps/install.sh
 	$(BIN)/python -m pytest
 
 check: $(STAMP)

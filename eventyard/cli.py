@@ -118,5 +118,16 @@ def worker(workspace: str, bootstrap_servers: str, idempotent: bool, health_port
     run_worker(load_or_exit(workspace), options)
 
 
+def _add_command_modules() -> None:
+    import importlib
+
+    from eventyard.commands import COMMAND_MODULES
+
+    for module, attribute in COMMAND_MODULES:
+        main.add_command(getattr(importlib.import_module(module), attribute))
+
+
+_add_command_modules()
+
 if __name__ == "__main__":
     main()

@@ -1,0 +1,9 @@
+"""Command groups of the ``eventyard`` CLI beyond the core process commands.
+
+Each module defines one click command or group; ``eventyard.cli`` adds them to the main group in
+``COMMAND_MODULES`` order.  Heavy imports stay inside command functions so ``eventyard --help`` is fast.
+"""
+
+COMMAND_MODULES: list[tuple[str, str]] = [
+    # (module, attribute) — one line per command module.
+]
