@@ -20,6 +20,9 @@ test: $(STAMP)
 	tests/deps/install.sh
 	$(BIN)/python -m pytest
 
+bench: $(STAMP)
+	$(BIN)/eventyard bench --out bench/results
+
 check: $(STAMP)
 	$(BIN)/eventyard check --workspace examples/workspace
 

@@ -23,6 +23,7 @@ from pydantic import Field
 
 from eventyard.destinations.base import (DELIVERED, Destination, DestinationSettings, Event, Health,
                                          Outcome, Retry)
+from eventyard.transforms.privacy.purge_stores import open_locked_for_append
 
 
 class FileSettings(DestinationSettings):
@@ -68,14 +69,13 @@ class FileDestination(Destination):
     def _append(self, data: bytes) -> None:
         if self.settings.gzip:
             data = gzip.compress(data, compresslevel=6)
-        with open(self.current, "ab") as fh:
+        with open_locked_for_append(self.current) as fh:  # the lock privacy purges rewrite under
             fh.write(data)
             fh.flush()
             if self.settings.fsync:
                 os.fsync(fh.fileno())
-            size = fh.tell()
-        if size >= self.settings.max_bytes or time.time() - self.started >= self.settings.max_age_seconds:
-            self._rotate()
+            if fh.tell() >= self.settings.max_bytes or time.time() - self.started >= self.settings.max_age_seconds:
+                self._rotate()
 
     def _rotate(self) -> None:
         self.rotations += 1

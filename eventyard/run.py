@@ -1,8 +1,8 @@
 """Entry points of the long-running processes: ingest, worker and the ``dev`` stack.
 
 Each function blocks until the process is told to stop (SIGINT/SIGTERM).  ``run_dev`` starts an
-embedded broker, creates the topics and runs ingest and one worker as child processes (so a crash of
-one is visible and Ctrl-C stops all of them, broker last).
+embedded broker, creates the topics and runs ingest, one worker and the health server as child processes
+(so a crash of one is visible and Ctrl-C stops all of them, broker last).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from eventyard.broker import EmbeddedBroker
+from eventyard.broker import EmbeddedBroker, free_port
 from eventyard.config.loader import LoadedWorkspace
 from eventyard.streams.topics import TopicNames, ensure_topics
 
@@ -27,12 +27,14 @@ def run_ingest(loaded: LoadedWorkspace, bootstrap_servers: str, host: str, port:
     """Serve the Tracking API until interrupted."""
     from eventyard.ingest.app import create_ingest_app
     from eventyard.ingest.publisher import EnvelopePublisher
+    from eventyard.transforms.privacy.gate import PrivacyGate
 
     asyncio.run(ensure_topics(bootstrap_servers, loaded.model))
     publisher = EnvelopePublisher(bootstrap_servers, TopicNames(loaded.model.topics.prefix),
                                   ack_timeout=loaded.model.ingest.ack_timeout_seconds,
                                   idempotent=idempotent)
-    app = create_ingest_app(loaded.model, publisher)
+    privacy = PrivacyGate(loaded.model, bootstrap_servers)
+    app = create_ingest_app(loaded.model, publisher, privacy)
     _use_uvloop()
     runner = web.AppRunner(app, auto_decompress=False, access_log=None)
 
@@ -91,9 +93,14 @@ def run_dev(loaded: LoadedWorkspace, workspace_dir: str, ingest_port: int, healt
         common = ["--workspace", workspace_dir, "--bootstrap-servers", broker.bootstrap_servers]
         children.append(_child(["ingest", *common, "--port", str(ingest_port)],
                                state_dir / "ingest.log"))
-        children.append(_child(["worker", *common, "--health-port", str(health_port),
+        worker_port = free_port()
+        children.append(_child(["worker", *common, "--health-port", str(worker_port),
                                 "--session-timeout", "6"], state_dir / "worker.log"))
-        _print_banner(loaded, broker, ingest_port, health_port, state_dir)
+        children.append(_child(["health-server", *common, "--port", str(health_port),
+                                "--scrape", f"http://127.0.0.1:{ingest_port}/metrics",
+                                "--scrape", f"http://127.0.0.1:{worker_port}/metrics"],
+                               state_dir / "health.log"))
+        _print_banner(loaded, broker, ingest_port, health_port, worker_port, state_dir)
         stop = {"flag": False}
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.update(flag=True))
@@ -118,11 +125,12 @@ def run_dev(loaded: LoadedWorkspace, workspace_dir: str, ingest_port: int, healt
 
 
 def _print_banner(loaded: LoadedWorkspace, broker: EmbeddedBroker, ingest_port: int,
-                  health_port: int, state_dir: Path) -> None:
+                  health_port: int, worker_port: int, state_dir: Path) -> None:
     lines = [f"eventyard dev — workspace {loaded.file}",
              f"  broker   {broker.bootstrap_servers} (embedded Tansu, in memory)",
              f"  ingest   http://127.0.0.1:{ingest_port}/v1/track",
-             f"  worker   http://127.0.0.1:{health_port}/metrics",
+             f"  worker   http://127.0.0.1:{worker_port}/metrics",
+             f"  health   http://127.0.0.1:{health_port}/  (source debugger, lookup by messageId)",
              f"  logs     {state_dir}"]
     for source in loaded.model.sources:
         lines.append(f"  source {source.name!r}: write key {source.write_key}")

@@ -3,7 +3,8 @@
 ``split_request(path_type, body, limits, received_at)`` applies Segment's rules:
 
 * ``type`` comes from the path (``/v1/track`` → ``track``); in a batch, from each item;
-* batch-level ``context`` and ``integrations`` are merged into each item (the item's keys win);
+* batch-level ``context`` and ``integrations`` are merged into each item (the item's keys win), and a
+  batch-level ``sentAt`` is copied into items without one (the SDKs stamp it on the batch);
   ``writeKey`` is removed from events;
 * every event needs ``userId`` or ``anonymousId`` (string, or a number that is stringified); ``track``
   needs ``event``, ``group`` needs ``groupId``, ``alias`` needs ``previousId``;
@@ -70,6 +71,8 @@ def split_request(path_type: str, body: Any, max_event_bytes: int, max_batch: in
             raise RequestError(f"batch has {len(items)} events; the limit is {max_batch}",
                                "batch_too_large")
         shared = {k: body[k] for k in ("context", "integrations") if isinstance(body.get(k), dict)}
+        if isinstance(body.get("sentAt"), str):
+            shared["sentAt"] = body["sentAt"]
     accepted: list[dict[str, Any]] = []
     rejected: list[Rejected] = []
     for index, item in enumerate(items):
@@ -97,7 +100,10 @@ def _check_item(path_type: str, item: Any, shared: dict[str, Any], max_bytes: in
     event["type"] = call
     for key, value in shared.items():
         own = event.get(key)
-        event[key] = {**value, **own} if isinstance(own, dict) else value
+        if isinstance(value, dict):
+            event[key] = {**value, **own} if isinstance(own, dict) else value
+        elif own is None:
+            event[key] = value
     for name in OBJECT_FIELDS:
         if name in event and not isinstance(event[name], dict):
             raise _ItemError("wrong_type", name, f"{name} must be an object")

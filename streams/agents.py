@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from typing import Any, Awaitable, Callable
 
 import faust
@@ -28,11 +29,17 @@ from eventyard.streams import metrics
 from eventyard.streams.app import WorkerOptions
 from eventyard.streams.deadletter import Origin
 from eventyard.streams.delivery import Deliverer
+from eventyard.streams.delivery_agent import InFlightEnvelopes, setup_with_retry
 from eventyard.streams.envelope import EnvelopeError, decode_envelope
+from eventyard.streams.dedup_log import DedupLog
 from eventyard.streams.output import OutputProducer
-from eventyard.streams.pipeline import Pipeline, reject_record
+from eventyard.streams.pipeline import Pipeline
+from eventyard.streams.pipeline_agent import PipelineRunner, count
+from eventyard.streams.pipeline_output import PipelineOutput
+from eventyard.streams.pipeline_output import reject_record
 from eventyard.streams.topics import TopicNames
 from eventyard.streams.web import register_views
+from eventyard.transforms.functions import FunctionPool
 
 log = logging.getLogger("eventyard.worker")
 
@@ -58,7 +65,7 @@ def register_agents(app: faust.App, loaded: LoadedWorkspace, options: WorkerOpti
     output = OutputProducer(options.bootstrap_servers, topics, options.idempotent)
     app.service(output)
     register_views(app)
-    _register_pipeline(app, workspace, topics, output)
+    _register_pipeline(app, loaded, options, topics, output)
     for dest in workspace.destinations:
         if dest.enabled:
             cls = destination_class(dest.type)
@@ -68,25 +75,84 @@ def register_agents(app: faust.App, loaded: LoadedWorkspace, options: WorkerOpti
             _register_delivery(app, topics.dest(dest.name), destination, deliverer, output)
 
 
-def _register_pipeline(app: faust.App, workspace, topics: TopicNames, output: OutputProducer) -> None:
-    pipeline = Pipeline(workspace)
+MAX_IN_FLIGHT = 64
+"""Raw envelopes whose outputs may be awaiting acknowledgement at once (each is acked only after)."""
+
+
+def _register_pipeline(app: faust.App, loaded: LoadedWorkspace, options: WorkerOptions,
+                       topics: TopicNames, output: OutputProducer) -> None:
+    workspace = loaded.model
+    pipeline = Pipeline(workspace, loaded.directory)
+    dedup = (DedupLog(options.bootstrap_servers, topics.dedup, workspace.dedup.window_seconds, output)
+             if workspace.dedup.enabled else None)
+    pool = FunctionPool() if pipeline.has_source_functions or pipeline.has_destination_functions else None
+    runner = PipelineRunner(pipeline, output, dedup, pool)
     topic = app.topic(topics.raw, value_serializer="raw", key_serializer="raw")
     stage = metrics.STAGE_DURATION.labels("pipeline")
 
     async def handle(event: faust.EventT) -> None:
+        await runner.handle(event.value, _origin(event))
+
+    async def submit(event: faust.EventT) -> tuple[PipelineOutput | None, list]:
+        """Queue the outputs of one record; on a non-broker error, reject it (nothing queued)."""
         started = time.perf_counter()
-        result = pipeline.process(decode_envelope(event.value).items)
-        await output.send_routed(result.routes)
-        if result.rejects:
-            await output.send_rejects(result.rejects)
-        for (source, stage_name, reason), count in result.discarded.items():
-            metrics.PIPELINE_DISCARDED.labels(source, stage_name, reason).inc(count)
+        try:
+            out, acks = await runner.submit(event.value, _origin(event))
+        except KafkaError:
+            raise
+        except Exception as exc:
+            if not isinstance(exc, EnvelopeError):
+                log.exception("pipeline agent failed on record %s", _origin(event))
+            return None, await output.enqueue_rejects([_failed_record(event, exc)])
         stage.observe(time.perf_counter() - started)
+        return out, acks
+
+    async def complete(event: faust.EventT, out: PipelineOutput | None, acks: list) -> None:
+        """Wait for one record's outputs; on a broker error, handle the record again."""
+        try:
+            await asyncio.gather(*acks)
+            if out is not None:
+                count(out)
+        except KafkaError as exc:
+            log.warning("pipeline agent: output of %s failed (%r); handling it again", _origin(event), exc)
+            await _guarded(handle, event, output, "pipeline")
+
+    @app.on_partitions_assigned.connect
+    async def on_assigned(sender: Any, assigned: set, **kwargs: Any) -> None:
+        if dedup is not None:
+            dedup.mark_stale(tp.partition for tp in assigned if tp.topic == topics.raw)
 
     async def pipeline_agent(stream: faust.StreamT) -> None:
+        """Submit records in order; each holds one extra reference until its outputs are acked.
+
+        Faust marks an offset committable when its message's references reach zero and commits only
+        up to the first gap (``faust/transport/consumer.py``), so a record is committed only after its
+        outputs — and every earlier record's — are acknowledged, while up to ``MAX_IN_FLIGHT`` records
+        overlap their round trips to the broker.
+        """
         await output.ensure_started()
-        async for event in stream.events():
-            await _guarded(handle, event, output, "pipeline")
+        in_flight: deque[asyncio.Future] = deque()
+        try:
+            async for event in stream.events():
+                while True:
+                    try:
+                        out, acks = await submit(event)
+                        break
+                    except KafkaError as exc:
+                        log.warning("pipeline agent: broker error %r on %s; retrying", exc, _origin(event))
+                        await asyncio.sleep(1.0)
+                message = event.message
+                message.incref()
+                task = asyncio.ensure_future(complete(event, out, acks))
+                task.add_done_callback(lambda done, m=message: done.cancelled() or m.ack(app.consumer))
+                in_flight.append(task)
+                while in_flight and (in_flight[0].done() or len(in_flight) >= MAX_IN_FLIGHT):
+                    await in_flight.popleft()
+        finally:
+            for task in in_flight:
+                task.cancel()
+            if pool is not None:
+                await pool.close()
 
     app.agent(topic, name="eventyard.pipeline")(pipeline_agent)
 
@@ -122,19 +188,25 @@ def _register_delivery(app: faust.App, topic_name: str, destination: Destination
                        deliverer: Deliverer, output: OutputProducer) -> None:
     topic = app.topic(topic_name, value_serializer="raw", key_serializer="raw")
     stage = metrics.STAGE_DURATION.labels("delivery")
+    in_flight = InFlightEnvelopes(app, deliverer)
 
     async def handle(event: faust.EventT) -> None:
         started = time.perf_counter()
-        await deliverer.resolve(decode_envelope(event.value).items, _origin(event))
+        await in_flight.handle(event)
         stage.observe(time.perf_counter() - started)
+
+    @app.on_partitions_revoked.connect
+    async def on_revoked(sender: Any, revoked: set, **kwargs: Any) -> None:
+        in_flight.revoked(revoked)
 
     async def delivery_agent(stream: faust.StreamT) -> None:
         await output.ensure_started()
-        await destination.setup()
+        await setup_with_retry(destination)
         try:
             async for event in stream.events():
                 await _guarded(handle, event, output, f"delivery.{destination.name}")
         finally:
+            await deliverer.close()
             await destination.close()
 
     app.agent(topic, name=f"eventyard.delivery.{destination.name}")(delivery_agent)

@@ -59,6 +59,9 @@ def create_app(loaded: LoadedWorkspace, options: WorkerOptions) -> faust.App:
         topic_allow_declare=False,
         consumer_auto_offset_reset="earliest",
         stream_buffer_maxsize=16,
+        # envelopes with pending retries or unacknowledged outputs hold a reference on their message;
+        # a rebalance must not wait for them (see streams/delivery_agent.py)
+        stream_wait_empty=False,
         broker_commit_interval=options.commit_interval,
         broker_session_timeout=options.session_timeout,
         broker_rebalance_timeout=options.session_timeout,

@@ -18,11 +18,15 @@ header                              value
 ``eventyard.source``                source name; ``eventyard.destination``: destination name
 ==================================  ==========================================================
 
-``DeadLetter.headers()`` builds that list; the delivery agent sends it through its producer.
+``DeadLetter.headers()`` builds that list; the delivery agent sends it through its producer.  Events the
+pipeline skips because their destination is disabled are dead-lettered too, with class
+``destination_disabled`` and zero attempts (:func:`disabled_letter`), so ``eventyard dlq replay`` can
+deliver them once the destination is enabled again.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -87,6 +91,14 @@ class DeadLetter:
         if self.response_sample:
             h.append((HEADER_PREFIX + "response", _clip(self.response_sample)))
         return h
+
+
+def disabled_letter(source: str, destination: str, origin: Origin | None = None) -> DeadLetter:
+    """The dead letter of an event skipped because ``destination`` is disabled."""
+    now = time.time()
+    return DeadLetter(source=source, destination=destination, error_class="destination_disabled",
+                      message=f"destination {destination} is disabled", attempts=0,
+                      first_attempt=now, last_attempt=now, origin=origin)
 
 
 def decode_headers(headers: Any) -> dict[str, str]:

@@ -1,39 +1,63 @@
-"""Delivery: resolving every event of a destination envelope before its offset may be committed.
+"""Delivery: resolving every event of a destination envelope, retrying without blocking other users.
 
-``Deliverer.resolve(items, origin)`` returns only when each event is *resolved*: delivered, or written
-to the destination's dead-letter topic.  The delivery agent awaits it before taking the next envelope,
-and Faust commits an offset only after the agent has moved past it — so a crash at any point leaves the
-envelope uncommitted and it is delivered again (at-least-once; duplicates are absorbed by destinations
-that are idempotent by messageId, such as the warehouse).
+``Deliverer.submit(items, origin)`` makes the first attempt at an envelope's events and returns a
+*ticket* (an ``asyncio.Future``) that completes once each event is *resolved*: delivered, or written to
+the destination's dead-letter topic.  Events that must be retried wait in an in-memory retry queue, so
+the delivery agent moves on to the next envelope while they wait.
 
-Per attempt, events are sent in chunks of ``batch_size``; each outcome is handled on its own:
+The retry queue is made of *lanes*.  With ``delivery.ordering: per_user`` (the default) a lane is a
+user key: while a user has an event waiting for a retry, that user's newer events are not sent but
+appended to the lane behind it (the barrier), so they reach the destination in order; other users'
+events go straight out.  With ``ordering: none`` every event has a lane of its own and nothing waits.
+A lane is due when its backoff has passed: exponential backoff with full jitter
+(``random(0, min(cap, base·2^(attempt-1)))``), or the largest ``Retry-After`` the destination passed
+when longer.  A background task sends the events of every due lane together, in batches of
+``batch_size``.  When an event's next attempt would fall past the retry window (counted from its first
+attempt) it is dead-lettered with class ``retry_window_exceeded``.
 
-* ``Delivered`` — counted, and its ``receivedAt`` → now latency observed;
-* ``Fail`` — dead-lettered at once;
-* ``Retry`` — kept for the next attempt.  The wait is exponential backoff with full jitter
-  (``random(0, min(cap, base·2^attempt))``), or the largest ``Retry-After`` the destination passed
-  when that is longer.  When the next attempt would fall past the retry window (counted from the first
-  attempt), the remaining events are dead-lettered with class ``retry_window_exceeded``.
+At-least-once, modelled on Faust's ack reference counting (``faust/transport/consumer.py``):
 
-An exception from ``send_batch`` means "retry the whole chunk" (error class ``exception``); an outcome list
-of the wrong length is a destination bug and is treated the same way.
+* Faust counts references to each message and marks its offset committable when the count reaches
+  zero; its commit task advances a partition's committed offset only across a run of consecutive
+  committable offsets, stopping at the first gap.
+* The delivery agent takes one extra reference on an envelope whose ticket is not done when ``submit``
+  returns, and releases it from the ticket's done-callback.  An envelope with an unresolved event is
+  therefore a gap: no offset at or after it is committed until it resolves, even though later envelopes
+  of the partition may resolve first.  A crash loses only uncommitted work, which is read again.
+* Memory is bounded: at most ``delivery.max_pending_envelopes`` unresolved envelopes per partition;
+  past that the agent awaits the oldest one, and only that partition waits.
+* On a rebalance the revoked partitions' waiting events are abandoned (:meth:`Deliverer.abandon`):
+  their references are never released, so their offsets stay uncommitted and the partition's new owner
+  delivers them again.
+
+An exception from ``send_batch`` means "retry the whole chunk" (error class ``exception``); an outcome
+list of the wrong length is a destination bug and is treated the same way.  A dead-letter write that
+fails leaves the event in its lane; the write is tried again a second later.
 """
 
 from __future__ import annotations
 
 import asyncio
+import bisect
+import heapq
+import itertools
+import logging
 import random
 import time
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, Hashable
 
 from eventyard.config.workspace import DeliveryConfig
 from eventyard.destinations.base import Delivered, Destination, Fail, Outcome, Retry
 from eventyard.streams import metrics
 from eventyard.streams.deadletter import DeadLetter, Origin
+from eventyard.streams.envelope import user_key
 
 Item = dict[str, Any]
 DeadLetterSink = Callable[[Item, DeadLetter], Awaitable[None]]
+DEAD_LETTER_RETRY_SECONDS = 1.0
+log = logging.getLogger("eventyard.delivery")
 
 
 def backoff_delay(attempt: int, base: float, cap: float) -> float:
@@ -52,61 +76,204 @@ def received_epoch(event: dict[str, Any]) -> float | None:
         return None
 
 
-class Deliverer:
-    """Resolves the events of one destination."""
+class Ticket:
+    """The resolution of one envelope: ``future`` completes when its last event is resolved."""
 
-    def __init__(self, destination: Destination, config: DeliveryConfig,
-                 dead_letter: DeadLetterSink, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
-                 ) -> None:
+    def __init__(self, count: int) -> None:
+        self.remaining = count
+        self.future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if not count:
+            self.future.set_result(None)
+
+    def resolve_one(self) -> None:
+        """One more event of the envelope is resolved."""
+        self.remaining -= 1
+        if self.remaining <= 0 and not self.future.done():
+            self.future.set_result(None)
+
+
+@dataclass(eq=False)
+class Pending:
+    """One event on its way: attempts made, when, and the dead letter still to write, if any."""
+
+    item: Item
+    origin: Origin | None
+    ticket: Ticket
+    lane: Hashable
+    seq: int
+    attempts: int = 0
+    first: float | None = None
+    letter: DeadLetter | None = None
+    queued: bool = False
+    done: bool = False
+
+
+class Deliverer:
+    """Resolves the events of one destination, with a retry queue of per-user lanes."""
+
+    def __init__(self, destination: Destination, config: DeliveryConfig, dead_letter: DeadLetterSink,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+                 clock: Callable[[], float] = time.time) -> None:
         self.destination = destination
         self.config = config
         self.dead_letter = dead_letter
         self.sleep = sleep
+        self.clock = clock
+        self.lanes: dict[Hashable, list[Pending]] = {}
+        self._due: list[tuple[float, int, Hashable]] = []
+        self._due_at: dict[Hashable, float] = {}
+        self._seq = itertools.count()
+        self._wakeup = asyncio.Event()
+        self._loop_task: asyncio.Task[None] | None = None
         name = destination.name
         self._delivered = metrics.DELIVERY_EVENTS.labels(name, "delivered")
         self._retried = metrics.DELIVERY_EVENTS.labels(name, "retried")
         self._dead = metrics.DELIVERY_EVENTS.labels(name, "dead_lettered")
         self._latency = metrics.DELIVERY_LATENCY.labels(name)
-        self._pending = metrics.RETRY_PENDING.labels(name)
+        self._pending_gauge = metrics.RETRY_PENDING.labels(name)
+
+    @property
+    def pending(self) -> int:
+        """Events waiting in the retry queue (retries and the events held behind them)."""
+        return sum(len(lane) for lane in self.lanes.values())
+
+    async def submit(self, items: list[Item], origin: Origin | None = None) -> asyncio.Future[None]:
+        """Attempt ``items`` once; return the future that completes when all of them are resolved."""
+        ticket = Ticket(len(items))
+        entries = []
+        for item in items:
+            seq = next(self._seq)
+            key = user_key(item.get("event") or {}) if self.config.ordering == "per_user" else seq
+            entries.append(Pending(item, origin, ticket, key, seq))
+        await self._attempt(entries)
+        self._pending_gauge.set(self.pending)
+        return ticket.future
 
     async def resolve(self, items: list[Item], origin: Origin | None = None) -> None:
-        """Deliver or dead-letter every item; return when all are resolved."""
-        retry = self.config.retry
-        first = time.time()
-        pending = list(items)
-        attempt = 0
-        while pending:
-            attempt += 1
-            retries: list[tuple[Item, Retry]] = []
-            for start in range(0, len(pending), self.config.batch_size):
-                chunk = pending[start:start + self.config.batch_size]
-                for item, outcome in zip(chunk, await self._send(chunk)):
-                    if isinstance(outcome, Delivered):
-                        self._record_delivered(item)
-                    elif isinstance(outcome, Retry):
-                        retries.append((item, outcome))
-                    else:
-                        await self._dead_letter(item, outcome, attempt, first, origin)
-            if not retries:
-                return
-            delay = max([backoff_delay(attempt, retry.base_seconds, retry.cap_seconds)]
-                        + [r.retry_after for _, r in retries if r.retry_after])
-            if time.time() + delay - first > retry.window_seconds:
-                for item, outcome in retries:
-                    await self._dead_letter(item, outcome, attempt, first, origin,
-                                            error_class="retry_window_exceeded")
-                return
-            self._count_errors([r for _, r in retries])
-            self._retried.inc(len(retries))
-            self._pending.inc(len(retries))
-            try:
-                await self.sleep(delay)
-            finally:
-                self._pending.dec(len(retries))
-            pending = [item for item, _ in retries]
+        """Submit ``items`` and wait until every one is resolved."""
+        await (await self.submit(items, origin))
 
-    async def _send(self, chunk: list[Item]) -> list[Outcome]:
-        events = [item["event"] for item in chunk]
+    def abandon(self, partitions: set[tuple[str, int]]) -> int:
+        """Drop the waiting events of envelopes from ``partitions`` (revoked); return how many."""
+        dropped = 0
+        for key in list(self.lanes):
+            for entry in self.lanes[key]:
+                if entry.origin is not None and (entry.origin.topic, entry.origin.partition) in partitions:
+                    entry.done = True
+                    entry.ticket.future.cancel()
+                    dropped += 1
+            self._replace_lane(key, [e for e in self.lanes[key] if not e.done])
+        self._pending_gauge.set(self.pending)
+        return dropped
+
+    async def close(self) -> None:
+        """Stop the retry task (waiting events stay unresolved and their offsets uncommitted)."""
+        if self._loop_task is not None:
+            self._loop_task.cancel()
+            await asyncio.gather(self._loop_task, return_exceptions=True)
+
+    async def _attempt(self, entries: list[Pending]) -> None:
+        """Send ``entries`` once and file each under its outcome.
+
+        A new event whose lane is waiting (its user has a pending retry) is held in the lane, not sent.
+        """
+        for start in range(0, len(entries), self.config.batch_size):
+            chunk = []
+            for entry in entries[start:start + self.config.batch_size]:
+                if not entry.queued and entry.lane in self.lanes:
+                    self._enqueue(entry, None)
+                elif entry.letter is None:
+                    chunk.append(entry)
+            now = self.clock()
+            for entry in chunk:
+                entry.attempts += 1
+                entry.first = entry.first if entry.first is not None else now
+            outcomes = await self._send(chunk) if chunk else []
+            for entry, outcome in zip(chunk, outcomes):
+                if isinstance(outcome, Delivered):
+                    self._record_delivered(entry)
+                elif isinstance(outcome, Retry):
+                    self._schedule_retry(entry, outcome)
+                else:
+                    entry.letter = self._letter(entry, outcome)
+        for entry in entries:
+            if entry.letter is not None and not entry.done and not await self._write_dead_letter(entry):
+                self._enqueue(entry, DEAD_LETTER_RETRY_SECONDS)
+
+    def _schedule_retry(self, entry: Pending, outcome: Retry) -> None:
+        retry = self.config.retry
+        delay = max(backoff_delay(entry.attempts, retry.base_seconds, retry.cap_seconds),
+                    outcome.retry_after or 0.0)
+        if self.clock() + delay - (entry.first or 0.0) > retry.window_seconds:
+            entry.letter = self._letter(entry, outcome, "retry_window_exceeded")
+            return
+        self._count_error(outcome)
+        self._retried.inc()
+        self._enqueue(entry, delay)
+
+    def _enqueue(self, entry: Pending, delay: float | None) -> None:
+        """Put ``entry`` in its lane (in arrival order); with a ``delay``, the lane waits that long."""
+        if not entry.queued:
+            entry.queued = True
+            bisect.insort(self.lanes.setdefault(entry.lane, []), entry, key=lambda e: e.seq)
+        if delay is not None:
+            self._set_due(entry.lane, max(self._due_at.get(entry.lane, 0.0), self.clock() + delay))
+
+    def _set_due(self, key: Hashable, when: float) -> None:
+        self._due_at[key] = when
+        heapq.heappush(self._due, (when, next(self._seq), key))
+        self._wakeup.set()
+        if self._loop_task is None or self._loop_task.done():
+            self._loop_task = asyncio.get_running_loop().create_task(self._retry_loop())
+
+    def _replace_lane(self, key: Hashable, kept: list[Pending]) -> None:
+        if kept:
+            self.lanes[key] = kept
+        else:
+            self.lanes.pop(key, None)
+            self._due_at.pop(key, None)
+
+    async def _retry_loop(self) -> None:
+        """Send the events of due lanes; sleep until the next lane is due or a lane is added."""
+        while self._due:
+            when, _, key = self._due[0]
+            if self._due_at.get(key) != when:
+                heapq.heappop(self._due)  # stale: the lane was rescheduled or emptied
+                continue
+            wait = when - self.clock()
+            if wait > 0:
+                await self._nap(wait)
+                continue
+            due: list[Pending] = []
+            while self._due and self._due[0][0] <= self.clock():
+                when, _, key = heapq.heappop(self._due)
+                if key in self.lanes and self._due_at.get(key) == when:
+                    del self._due_at[key]
+                    lane = self.lanes[key]
+                    due += lane[:1] if lane[0].attempts else lane  # a retried head probes alone
+            try:
+                await self._attempt(sorted(due, key=lambda e: e.seq))
+            except Exception:  # noqa: BLE001 - the loop must survive; entries stay in their lanes
+                log.exception("retry attempt failed", extra={"destination": self.destination.name})
+                for entry in due:
+                    if not entry.done:
+                        self._set_due(entry.lane, self.clock() + DEAD_LETTER_RETRY_SECONDS)
+            for key in {e.lane for e in due}:
+                self._replace_lane(key, [e for e in self.lanes.get(key, ()) if not e.done])
+                if key in self.lanes and key not in self._due_at:
+                    self._set_due(key, self.clock())  # only held events left: they go out now
+            self._pending_gauge.set(self.pending)
+
+    async def _nap(self, seconds: float) -> None:
+        self._wakeup.clear()
+        sleeper = asyncio.ensure_future(self.sleep(seconds))
+        waker = asyncio.ensure_future(self._wakeup.wait())
+        await asyncio.wait([sleeper, waker], return_when=asyncio.FIRST_COMPLETED)
+        for task in (sleeper, waker):
+            task.cancel()
+
+    async def _send(self, chunk: list[Pending]) -> list[Outcome]:
+        events = [entry.item["event"] for entry in chunk]
         try:
             outcomes = await self.destination.send_batch(events)
         except Exception as exc:  # a destination exception means "retry the whole chunk"
@@ -116,25 +283,37 @@ class Deliverer:
             return [Retry(reason, error_class="contract_violation")] * len(chunk)
         return outcomes
 
-    def _record_delivered(self, item: Item) -> None:
+    def _finish(self, entry: Pending) -> None:
+        entry.done = True
+        entry.ticket.resolve_one()
+
+    def _record_delivered(self, entry: Pending) -> None:
+        self._finish(entry)
         self._delivered.inc()
-        received = received_epoch(item["event"])
+        received = received_epoch(entry.item["event"])
         if received is not None:
             self._latency.observe(max(0.0, time.time() - received))
 
-    def _count_errors(self, outcomes: list[Retry | Fail]) -> None:
-        for outcome in outcomes:
-            metrics.DELIVERY_ERRORS.labels(self.destination.name, outcome.error_class,
-                                           str(outcome.status_code or "")).inc()
+    def _count_error(self, outcome: Retry | Fail) -> None:
+        metrics.DELIVERY_ERRORS.labels(self.destination.name, outcome.error_class,
+                                       str(outcome.status_code or "")).inc()
 
-    async def _dead_letter(self, item: Item, outcome: Retry | Fail, attempts: int, first: float,
-                           origin: Origin | None, error_class: str | None = None) -> None:
-        self._count_errors([outcome])
-        letter = DeadLetter(
-            source=item.get("source") or "", destination=self.destination.name,
+    def _letter(self, entry: Pending, outcome: Retry | Fail, error_class: str | None = None) -> DeadLetter:
+        self._count_error(outcome)
+        return DeadLetter(
+            source=entry.item.get("source") or "", destination=self.destination.name,
             error_class=error_class or outcome.error_class, message=outcome.reason,
-            attempts=attempts, first_attempt=first, last_attempt=time.time(), origin=origin,
-            status_code=outcome.status_code, request_sample=outcome.request_sample,
-            response_sample=outcome.response_sample)
-        await self.dead_letter(item, letter)
+            attempts=entry.attempts, first_attempt=entry.first or self.clock(),
+            last_attempt=self.clock(), origin=entry.origin, status_code=outcome.status_code,
+            request_sample=outcome.request_sample, response_sample=outcome.response_sample)
+
+    async def _write_dead_letter(self, entry: Pending) -> bool:
+        try:
+            await self.dead_letter(entry.item, entry.letter)
+        except Exception as exc:  # noqa: BLE001 - kept in its lane and written again later
+            log.warning("dead-letter write failed: %r", exc,
+                        extra={"destination": self.destination.name})
+            return False
+        self._finish(entry)
         self._dead.inc()
+        return True

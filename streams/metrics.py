@@ -55,3 +55,49 @@ RETRY_PENDING = Gauge(
 DEAD_LETTERS = Counter(
     "eventyard_dead_letters_total", "Records written to dead-letter or rejects topics.",
     ["topic_kind", "reason"])
+
+# --- Funnel and health additions (see docs/metrics.md for who increments what) --------------------
+DESTINATION_FILTERED = Counter(
+    "eventyard_destination_filtered_total",
+    "Events a destination did not receive because of its own settings, by stage "
+    "(integrations, filters, transforms) and reason.",
+    ["source", "destination", "stage", "reason"])
+PROTOCOLS_VIOLATIONS = Counter(
+    "eventyard_protocols_violations_total",
+    "Tracking-plan violations found, by violation type (required, invalid_type, enum, ...).",
+    ["source", "violation_type"])
+CONSUMER_LAG = Gauge(
+    "eventyard_consumer_lag",
+    "Records of a partition this worker owns that it has not read yet (high watermark - position).",
+    ["topic", "partition"])
+DEAD_LETTER_TOPIC_RECORDS = Gauge(
+    "eventyard_dead_letter_topic_records",
+    "Records in a destination's dead-letter topic, as counted by the health server.",
+    ["destination"])
+BLOCKED_TOPIC_RECORDS = Gauge(
+    "eventyard_blocked_topic_records",
+    "Records in the blocked topic (Protocols BLOCK), as counted by the health server.")
+
+# --- Pipeline stages: Protocols, dedup, user functions (eventyard.streams.pipeline_agent) ---------
+PROTOCOLS_EVENT_VIOLATIONS = Counter(
+    "eventyard_protocols_event_violations_total",
+    "Tracking-plan violations per event name, for sources that opt in with violation_event_labels "
+    "(at most that many names per source; the rest count as _other).",
+    ["source", "event"])
+PROTOCOLS_ACTIONS = Counter(
+    "eventyard_protocols_actions_total",
+    "Events a tracking plan acted on: blocked, omitted; in observe mode would_block, would_omit.",
+    ["source", "action"])
+DEDUP_WINDOW_IDS = Gauge(
+    "eventyard_dedup_window_ids", "messageIds held in the dedup window of a raw partition.",
+    ["partition"])
+
+# --- Privacy (transforms/privacy; see docs/privacy.md) ---------------------------------------------
+PRIVACY_FIELDS = Counter(
+    "eventyard_privacy_fields_total",
+    "Event fields a source's privacy settings removed or hashed (action: blocked, hashed).",
+    ["source", "action"])
+PRIVACY_PII_DETECTED = Counter(
+    "eventyard_privacy_pii_detected_total",
+    "Values that look like personal data outside the expected fields, by kind (email, phone, card, ip).",
+    ["source", "kind"])

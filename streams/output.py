@@ -60,8 +60,11 @@ class OutputProducer(mode.Service):
             count = self._partitions[topic] = len(await self.producer.partitions_for(topic))
         return count
 
-    async def send_routed(self, routes: dict[str, list[dict[str, Any]]]) -> None:
-        """Write each destination's items as envelopes partitioned by user key."""
+    async def enqueue_routed(self, routes: dict[str, list[dict[str, Any]]]) -> list[asyncio.Future]:
+        """Queue each destination's items as envelopes partitioned by user key; return the ack futures.
+
+        Records are queued in call order, so per-partition order follows the order of the calls.
+        """
         futures = []
         for destination, items in routes.items():
             topic = self.topics.dest(destination)
@@ -70,20 +73,33 @@ class OutputProducer(mode.Service):
             for partition, group in groups.items():
                 futures.append(await self.producer.send(topic, encode_envelope("dest", group),
                                                         partition=partition))
-        await asyncio.gather(*futures)
+        return futures
 
-    async def send_rejects(self, records: list[dict[str, Any]]) -> None:
-        """Write reject records (one per item) to the rejects topic."""
+    async def send_routed(self, routes: dict[str, list[dict[str, Any]]]) -> None:
+        """Write each destination's items as envelopes and wait for the acknowledgements."""
+        await asyncio.gather(*await self.enqueue_routed(routes))
+
+    async def enqueue_rejects(self, records: list[dict[str, Any]]) -> list[asyncio.Future]:
+        """Queue reject records (one per item) on the rejects topic; return the ack futures."""
         futures = [await self.producer.send(self.topics.rejects, orjson.dumps(r, default=repr))
                    for r in records]
-        await asyncio.gather(*futures)
         for record in records:
             metrics.DEAD_LETTERS.labels("rejects", record.get("reason") or "").inc()
+        return futures
 
-    async def send_dead_letter(self, item: dict[str, Any], letter: DeadLetter) -> None:
-        """Write one event to its destination's dead-letter topic."""
+    async def send_rejects(self, records: list[dict[str, Any]]) -> None:
+        """Write reject records and wait for the acknowledgements."""
+        await asyncio.gather(*await self.enqueue_rejects(records))
+
+    async def enqueue_dead_letter(self, item: dict[str, Any], letter: DeadLetter) -> asyncio.Future:
+        """Queue one event on its destination's dead-letter topic; return the ack future."""
         event = item.get("event") or {}
-        await self.producer.send_and_wait(
+        future = await self.producer.send(
             self.topics.dlq(letter.destination), orjson.dumps(event),
             key=user_key(event).encode("utf-8", "surrogatepass"), headers=letter.headers())
         metrics.DEAD_LETTERS.labels("dlq", letter.error_class).inc()
+        return future
+
+    async def send_dead_letter(self, item: dict[str, Any], letter: DeadLetter) -> None:
+        """Write one event to its destination's dead-letter topic and wait for the acknowledgement."""
+        await (await self.enqueue_dead_letter(item, letter))

@@ -1,71 +1,119 @@
-"""The pipeline stage: one raw envelope in → per-destination event lists, rejects and discard counts.
+"""The pipeline stage: one raw envelope in → per-destination events, rejects, blocked events and counts.
 
-``Pipeline.process(items)`` is pure (no Kafka) so it is tested directly; the Faust agent in
-``eventyard.streams.agents`` feeds it decoded envelopes and writes what it returns.  For each item, in
-Segment's order:
+``Pipeline.process(items, is_duplicate)`` is pure (no Kafka) so it is tested directly; the agent
+(``eventyard.streams.pipeline_agent``) runs the same two phases with user functions between them and
+writes what they return.  Stages, in Segment's order:
 
-1. shape check — an item must be ``{"source": <known source>, "event": {...}}``; otherwise it becomes a
-   reject record (``stage="decode"``) so nothing vanishes;
-2. routing — :class:`~eventyard.streams.routing.Router` picks the destinations; an event no destination
-   wants is counted as discarded (``stage="routing"``, ``reason="no_destination"``).
+source phase (:meth:`Pipeline.source_phase`), per item —
 
-The output groups items by destination name, keeping their input order (per-user order holds because
-the agent re-partitions them by user key on the way out).
+1. shape check: ``{"source": <known source>, "event": {...}}``, else a reject (stage ``decode``);
+2. dedup: a messageId seen earlier in the envelope, or for which ``is_duplicate(messageId)`` says so,
+   is counted (``dedup``/``duplicate``) and dropped; the others are listed in ``message_ids``;
+3. the source's stages (``eventyard.streams.source_stages``): normalize → tracking plan → source
+   transformations; then items forwarded by Protocols (blocked events, ``Violation Generated``) run
+   through their target source's stages;
+
+(source functions run here, in the agent)
+
+destination phase (:meth:`Pipeline.destination_phase`), per item —
+
+4. routing: :class:`~eventyard.streams.routing.Router` (enabled, sources, ``integrations``); an event no
+   destination wants is counted (``routing``/``no_destination``); integrations exclusions are counted
+   per destination;
+5. per destination (``eventyard.streams.fanout``): filters → destination transformations.
+
+The output keeps input order within each destination (per-user order holds because the agent
+re-partitions by user key on the way out).
 """
 
 from __future__ import annotations
 
-from collections import Counter
-from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, Callable
 
 from eventyard.config.workspace import Workspace
+from eventyard.streams.fanout import DestinationStages
+from eventyard.streams.pipeline_output import DestinationDeadLetter, Item, PipelineOutput, reject_record
 from eventyard.streams.routing import Router
-
-Item = dict[str, Any]
-
-
-@dataclass
-class PipelineOutput:
-    """What one envelope produced."""
-
-    routes: dict[str, list[Item]] = field(default_factory=dict)
-    rejects: list[dict[str, Any]] = field(default_factory=list)
-    discarded: Counter[tuple[str, str, str]] = field(default_factory=Counter)
-
-
-def reject_record(item: Any, stage: str, reason: str, message: str) -> dict[str, Any]:
-    """The JSON body written to the rejects topic for an item that cannot go on."""
-    source = item.get("source") if isinstance(item, dict) else None
-    return {"source": source if isinstance(source, str) else None, "stage": stage,
-            "reason": reason, "message": message, "item": item}
+from eventyard.streams.source_stages import SourceStages
 
 
 class Pipeline:
-    """Turns raw items into routed items for one workspace."""
+    """Turns raw items into routed items for one workspace (``directory``: where plan files live)."""
 
-    def __init__(self, workspace: Workspace) -> None:
+    def __init__(self, workspace: Workspace, directory: str | Path = ".") -> None:
+        directory = Path(directory)
         self.router = Router(workspace)
-        self.sources = {s.name for s in workspace.sources}
+        self.dedup = workspace.dedup.enabled
+        self.sources = {s.name: SourceStages(s, directory) for s in workspace.sources}
+        self.destinations = {d.name: DestinationStages(d, directory)
+                             for d in workspace.destinations if d.enabled}
+        self.has_source_functions = any(s.functions for s in self.sources.values())
+        self.has_destination_functions = any(d.functions for d in self.destinations.values())
 
-    def process(self, items: list[Any]) -> PipelineOutput:
-        """Run every item of one envelope through the stages."""
+    def process(self, items: list[Any], is_duplicate: Callable[[str], bool] | None = None) -> PipelineOutput:
+        """Both phases, without user functions (see module docstring)."""
         out = PipelineOutput()
-        routes = out.routes
+        self.destination_phase(self.source_phase(items, out, is_duplicate), out)
+        return out
+
+    def source_phase(self, items: list[Any], out: PipelineOutput,
+                     is_duplicate: Callable[[str], bool] | None = None) -> list[Item]:
+        """Stages 1–3; returns the accepted items (new dicts; the input is not mutated)."""
+        accepted: list[Item] = []
+        forwarded: list[tuple[str, dict]] = []
+        forward = lambda source, event: forwarded.append((source, event))  # noqa: E731
+        seen: set[str] = set()
+        sources, dedup = self.sources, self.dedup
         for item in items:
             if not isinstance(item, dict) or not isinstance(item.get("event"), dict):
                 out.rejects.append(reject_record(item, "decode", "malformed_item",
                                                  "item is not {source, event}"))
                 continue
             source = item.get("source")
-            if source not in self.sources:
+            stages = sources.get(source) if isinstance(source, str) else None
+            if stages is None:
                 out.rejects.append(reject_record(item, "decode", "unknown_source",
                                                  f"source {source!r} is not in the workspace"))
                 continue
-            targets = self.router.route(source, item["event"])
+            message_id = item["event"].get("messageId")
+            if dedup and isinstance(message_id, str):
+                if message_id in seen or (is_duplicate is not None and is_duplicate(message_id)):
+                    out.discarded[(source, "dedup", "duplicate")] += 1
+                    continue
+                seen.add(message_id)
+                out.message_ids.append(message_id)
+            event = stages.run(item, out, forward)
+            if event is not None:
+                accepted.append({"source": source, "event": event})
+        for source, event in forwarded:
+            event = sources[source].run({"source": source, "event": event}, out, None)
+            if event is not None:
+                accepted.append({"source": source, "event": event})
+        return accepted
+
+    def destination_phase(self, items: list[Item], out: PipelineOutput) -> None:
+        """Stages 4–5: fill ``out.routes``."""
+        routes, destinations, router = out.routes, self.destinations, self.router
+        for item in items:
+            source, event = item["source"], item["event"]
+            targets = router.route(source, event)
+            for name in router.disabled(source, event):
+                out.dead_letters.append(DestinationDeadLetter(
+                    name, item, "destination_disabled", f"destination {name} is disabled"))
+            if event.get("integrations"):
+                for name in router.excluded(source, targets):
+                    out.filtered[(source, name, "integrations", "disabled")] += 1
             if not targets:
                 out.discarded[(source, "routing", "no_destination")] += 1
                 continue
             for name in targets:
+                stages = destinations[name]
+                if not stages.passthrough:
+                    result = stages.apply(source, item, out)
+                    if result is None:
+                        continue
+                    if result is not event:
+                        routes.setdefault(name, []).append({"source": source, "event": result})
+                        continue
                 routes.setdefault(name, []).append(item)
-        return out

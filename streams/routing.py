@@ -9,6 +9,8 @@ A destination receives an event when all of these hold (Segment's rules):
 
 ``Router.route(source, event)`` returns the names of the destinations, in workspace order.  The answer
 for events with no ``integrations`` object is precomputed per source, so the common case is a dict lookup.
+``Router.excluded(source, targets)`` names the destinations an ``integrations`` object turned away;
+``Router.disabled(source, event)`` the disabled destinations that would have received the event.
 """
 
 from __future__ import annotations
@@ -38,6 +40,10 @@ class Router:
                           if d.enabled and (d.sources is None or source.name in d.sources)]
             for source in workspace.sources}
         self._default = {name: [d.name for d in dests] for name, dests in self._candidates.items()}
+        self._disabled: dict[str, list[DestinationConfig]] = {
+            source.name: [d for d in workspace.destinations
+                          if not d.enabled and (d.sources is None or source.name in d.sources)]
+            for source in workspace.sources}
 
     def route(self, source: str, event: dict[str, Any]) -> list[str]:
         """The destinations that should receive ``event`` from ``source``."""
@@ -46,3 +52,22 @@ class Router:
             return self._default.get(source, [])
         return [d.name for d in self._candidates.get(source, ())
                 if integrations_allow(integrations, d.answers_to)]
+
+    def disabled(self, source: str, event: dict[str, Any]) -> list[str]:
+        """The *disabled* destinations that would otherwise receive ``event`` from ``source``.
+
+        Their events are parked on the destination's dead-letter topic (class
+        ``destination_disabled``) so ``eventyard dlq replay`` can deliver them once it is enabled.
+        """
+        parked = self._disabled.get(source)
+        if not parked:
+            return []
+        integrations = event.get("integrations")
+        return [d.name for d in parked if integrations_allow(integrations, d.answers_to)]
+
+    def excluded(self, source: str, targets: list[str]) -> list[str]:
+        """The destinations of ``source`` that ``route`` left out of ``targets``."""
+        candidates = self._default.get(source, [])
+        if len(targets) == len(candidates):
+            return []
+        return [name for name in candidates if name not in targets]

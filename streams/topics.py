@@ -9,6 +9,8 @@ topic                         partitioned by                     value
 ``<prefix>.rejects``          key = messageId (or none)          one rejected item + reason (JSON)
 ``<prefix>.dest.<name>``      hash(userId or anonymousId)        ``dest`` envelope
 ``<prefix>.dlq.<name>``       key = userId or anonymousId        one event, ``eventyard.error.*`` headers
+``<prefix>.blocked``          key = messageId                    event + violations (Protocols BLOCK)
+``<prefix>.dedup``            same partition number as raw       messageIds of one raw envelope
 ============================  =================================  =====================================
 
 :func:`ensure_topics` creates whatever is missing (idempotent) with the workspace's partition count.
@@ -40,6 +42,16 @@ class TopicNames:
         """Items refused by ingest or by the decoder."""
         return f"{self.prefix}.rejects"
 
+    @property
+    def blocked(self) -> str:
+        """Events blocked by a tracking plan, with their violations."""
+        return f"{self.prefix}.blocked"
+
+    @property
+    def dedup(self) -> str:
+        """messageId dedup log, co-partitioned with raw."""
+        return f"{self.prefix}.dedup"
+
     def dest(self, destination: str) -> str:
         """Envelopes of events routed to ``destination``."""
         return f"{self.prefix}.dest.{destination}"
@@ -50,7 +62,7 @@ class TopicNames:
 
     def all_for(self, workspace: Workspace) -> list[str]:
         """Every topic the workspace needs."""
-        names = [self.raw, self.rejects]
+        names = [self.raw, self.rejects, self.blocked, self.dedup]
         for dest in workspace.destinations:
             names += [self.dest(dest.name), self.dlq(dest.name)]
         return names

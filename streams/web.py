@@ -1,6 +1,9 @@
 """The worker's web endpoints, served by Faust's web server on the worker's health port.
 
 * ``GET /metrics`` — Prometheus exposition of the process registry (``eventyard.streams.metrics``);
+  before rendering, ``eventyard_consumer_lag`` is refreshed for the partitions this worker owns
+  (high watermark − fetch position, i.e. records it has not read yet; partitions it no longer owns
+  disappear from the gauge);
 * ``GET /health`` — liveness, with the partitions this worker owns.
 
 Faust's own default pages stay available beside them.  The health port binds 127.0.0.1 by default.
@@ -8,9 +11,31 @@ Faust's own default pages stay available beside them.  The health port binds 127
 
 from __future__ import annotations
 
+import asyncio
+import logging
+
 import faust
 from faust.web import Request, Response, View
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from eventyard.streams import metrics
+
+log = logging.getLogger("eventyard.worker.web")
+
+
+async def refresh_consumer_lag(app: faust.App) -> None:
+    """Set ``eventyard_consumer_lag`` for every partition ``app`` owns (skips unknown watermarks)."""
+    consumer = app.consumer
+    metrics.CONSUMER_LAG.clear()
+    for tp in consumer.assignment():
+        try:
+            highwater = consumer.highwater(tp)
+            position = await asyncio.wait_for(consumer.position(tp), 1.0)
+        except Exception as exc:  # a partition being revoked: leave it out of this scrape
+            log.debug("no lag for %s: %r", tp, exc, extra={"topic": tp.topic})
+            continue
+        if highwater is not None and position is not None:
+            metrics.CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(max(0, highwater - position))
 
 
 def register_views(app: faust.App) -> None:
@@ -18,7 +43,8 @@ def register_views(app: faust.App) -> None:
 
     @app.page("/metrics", name="eventyard-metrics")
     async def metrics_page(self: View, request: Request) -> Response:
-        return self.bytes(generate_latest(), content_type=CONTENT_TYPE_LATEST)
+        await refresh_consumer_lag(app)
+        return self.bytes(generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     @app.page("/health", name="eventyard-health")
     async def health_page(self: View, request: Request) -> Response:

@@ -70,13 +70,30 @@ def test_router_uses_sources_enabled_and_integration_name():
     assert router.route("web", {"integrations": {"hook": False}}) == ["archive", "hook"]
 
 
+RECEIVED = "2024-05-01T10:00:00.000Z"
+
+
 def test_pipeline_routes_rejects_and_counts():
     out = Pipeline(workspace()).process([
-        {"source": "web", "event": {"userId": "u", "type": "track"}},
-        {"source": "app", "event": {"userId": "u", "integrations": {"All": False}}},
+        {"source": "web", "event": {"userId": "u", "type": "track", "receivedAt": RECEIVED}},
+        {"source": "app", "event": {"userId": "u", "integrations": {"All": False},
+                                    "receivedAt": RECEIVED}},
         {"source": "nope", "event": {}},
         "not an item",
     ])
     assert {k: len(v) for k, v in out.routes.items()} == {"archive": 1, "hook": 1}
     assert [r["reason"] for r in out.rejects] == ["unknown_source", "malformed_item"]
     assert out.discarded == {("app", "routing", "no_destination"): 1}
+
+
+def test_disabled_destination_parks_events_on_its_dead_letter_topic():
+    out = Pipeline(workspace()).process([
+        {"source": "web", "event": {"userId": "u", "type": "track", "messageId": "m1",
+                                    "receivedAt": RECEIVED}},
+        {"source": "web", "event": {"userId": "u", "type": "track", "messageId": "m2",
+                                    "integrations": {"off": False}, "receivedAt": RECEIVED}},
+    ])
+    parked = [(letter.destination, letter.item["event"]["messageId"], letter.error_class)
+              for letter in out.dead_letters]
+    assert parked == [("off", "m1", "destination_disabled")]
+    assert "off" not in out.routes

@@ -6,19 +6,23 @@ the session's Tansu broker; records are read back from the topics.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import gzip
 import json
+import time
 
 import orjson
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+from openapi_spec_validator import validate
 
 from eventyard.broker import free_port
 from eventyard.config.loader import load_workspace
 from eventyard.ingest.app import create_ingest_app
 from eventyard.ingest.publisher import EnvelopePublisher
+from eventyard.ingest.validate import CALL_TYPES, SHORT_PATHS
 from eventyard.streams.envelope import decode_envelope
 from eventyard.streams.topics import TopicNames, ensure_topics
 from support import read_topic
@@ -142,7 +146,7 @@ async def test_partial_rejects_go_to_rejects_topic_and_batch_fields_merge(api):
               "integrations": {"All": True}}]
     resp = await client.post("/v1/batch", json={
         "batch": batch, "context": {"library": {"name": "test"}, "page": {"path": "/x"}},
-        "integrations": {"All": False}}, headers=BASIC)
+        "integrations": {"All": False}, "sentAt": "2024-01-01T00:00:00.000Z"}, headers=BASIC)
     assert resp.status == 200
     answer = await resp.json()
     assert [(r["index"], r["reason"]) for r in answer["rejected"]] == [(1, "missing_field"),
@@ -152,6 +156,7 @@ async def test_partial_rejects_go_to_rejects_topic_and_batch_fields_merge(api):
     assert events["good-1"]["context"] == {"library": {"name": "test"}, "page": {"path": "/"}}
     assert events["good-1"]["integrations"] == {"All": False}
     assert events["good-2"]["integrations"] == {"All": True}
+    assert events["good-2"]["sentAt"] == "2024-01-01T00:00:00.000Z"
     rejects = [orjson.loads(r.value) for r in await read_topic(bootstrap, topics.rejects, 2)]
     assert sorted((r["item"]["messageId"], r["reason"], r["stage"]) for r in rejects) == [
         ("bad-1", "missing_field", "ingest"), ("bad-2", "invalid_type", "ingest")]
@@ -182,3 +187,59 @@ async def test_broker_down_answers_503_never_200(workspace_factory, tmp_path):
             assert (await client.get("/ready")).status == 503
         finally:
             await client.close()
+
+
+async def test_openapi_document_is_valid_and_lists_every_route(api):
+    client, _, _ = api
+    resp = await client.get("/openapi.json")
+    assert resp.status == 200
+    document = await resp.json()
+    validate(document)
+    served = set()
+    for resource in client.server.app.router.resources():
+        path = resource.canonical
+        calls = [*CALL_TYPES, "batch", *SHORT_PATHS] if path == "/v1/{call}" else [None]
+        methods = {route.method.lower() for route in resource}
+        served |= {(path.replace("{call}", c) if c else path, m) for c in calls for m in methods}
+    documented = {(path, method) for path, ops in document["paths"].items() for method in ops}
+    assert documented == {(p, m) for p, m in served if m != "head"}
+
+
+async def test_per_source_rate_limit_answers_429_with_retry_after(workspace_factory, bootstrap):
+    workspace = workspace_factory(sources=[
+        {"name": "web", "write_key": "web-key", "rate_limit": {"events_per_second": 1, "burst": 3}},
+        {"name": "bulk", "write_key": "bulk-key", "rate_limit": {"events_per_second": 1, "burst": 2}},
+        {"name": "free", "write_key": "free-key"}])
+    client, _ = await make_client(workspace, bootstrap)
+    item = {"type": "track", "userId": "u", "event": "E"}
+    try:
+        resp = await client.post("/v1/batch", json={"batch": [item] * 3, "writeKey": "web-key"})
+        assert resp.status == 200
+        resp = await client.post("/v1/track", json={**item, "writeKey": "web-key"})
+        assert resp.status == 429 and (await resp.json())["reason"] == "rate_limited"
+        assert int(resp.headers["Retry-After"]) == 1
+        assert 0 < int(resp.headers["X-RateLimit-Reset"]) - time.time() <= 2
+        # a batch larger than the burst is admitted on a full bucket, then the debt is paid back
+        resp = await client.post("/v1/batch", json={"batch": [item] * 5, "writeKey": "bulk-key"})
+        assert resp.status == 200
+        resp = await client.post("/v1/track", json={**item, "writeKey": "bulk-key"})
+        assert resp.status == 429 and int(resp.headers["Retry-After"]) == 4
+        for _ in range(5):
+            resp = await client.post("/v1/track", json={**item, "writeKey": "free-key"})
+            assert resp.status == 200
+    finally:
+        await client.close()
+
+
+async def test_coalescing_puts_concurrent_small_requests_in_shared_envelopes(workspace_factory,
+                                                                              bootstrap):
+    client, topics = await make_client(workspace_factory(ingest={"coalesce_ms": 20}), bootstrap)
+    try:
+        answers = await asyncio.gather(*(client.post("/v1/track", headers=BASIC, json={
+            "userId": "same-user", "event": "E", "messageId": f"c-{n}"}) for n in range(20)))
+        assert [resp.status for resp in answers] == [200] * 20
+        records = await read_topic(bootstrap, topics.raw, 20, timeout=5)
+        ids = [item["event"]["messageId"] for r in records for item in decode_envelope(r.value).items]
+        assert sorted(ids) == sorted(f"c-{n}" for n in range(20)) and len(records) < 20
+    finally:
+        await client.close()

@@ -6,4 +6,12 @@ Each module defines one click command or group; ``eventyard.cli`` adds them to t
 
 COMMAND_MODULES: list[tuple[str, str]] = [
     # (module, attribute) — one line per command module.
+    ("eventyard.commands.plan", "plan"),
+    ("eventyard.commands.fql", "fql"),
+    ("eventyard.commands.filters", "filters"),
+    ("eventyard.commands.health", "health_server"),
+    ("eventyard.commands.health", "health"),
+    ("eventyard.commands.privacy", "privacy"),
+    ("eventyard.commands.dlq", "dlq"),
+    ("eventyard.commands.bench", "bench"),
 ]

@@ -18,6 +18,7 @@ import yaml
 from pydantic import ValidationError
 
 from eventyard.config.errors import Problem, WorkspaceError, format_loc, yaml_line_of
+from eventyard.config.files import referenced_file_problems
 from eventyard.config.workspace import Workspace
 from eventyard.destinations.base import DestinationSettings
 from eventyard.destinations.registry import destination_class
@@ -68,6 +69,8 @@ def load_workspace(path: str | os.PathLike[str], env: dict[str, str] | None = No
         problems += [_problem(shown, root, err["loc"], err["msg"]) for err in exc.errors()]
         raise WorkspaceError(problems)
     settings = _validate_destination_settings(model, root, shown, problems)
+    problems += [_problem(shown, root, loc, message)
+                 for loc, message in referenced_file_problems(model, file.parent)]
     if problems:
         raise WorkspaceError(problems)
     return LoadedWorkspace(file.parent.resolve(), file.resolve(), model, settings)

@@ -15,6 +15,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from eventyard.transforms.filters import MAX_FILTERS_PER_DESTINATION, DestinationFilter
+from eventyard.transforms.privacy.fields import PrivacySettings
+from eventyard.transforms.protocols.enforce import ProtocolsSettings
+from eventyard.transforms.transformation import Transformation
+
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 
 
@@ -39,6 +44,36 @@ class IngestConfig(Strict):
     max_request_bytes: int = Field(default=500 * 1024, ge=1024)
     max_batch_events: int = Field(default=2500, ge=1)
     ack_timeout_seconds: float = Field(default=10.0, gt=0)
+    coalesce_ms: float = Field(default=0.0, ge=0, le=50)
+
+
+class RateLimitConfig(Strict):
+    """A source's ingest rate limit: a token bucket refilled at ``events_per_second``."""
+
+    events_per_second: float = Field(gt=0)
+    burst: int = Field(default=1000, ge=1)
+
+
+class FunctionConfig(Strict):
+    """A user-defined Python function ``def transform(event, ctx)`` run out of process."""
+
+    file: str = Field(min_length=1)
+    function: str = Field(default="transform", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    timeout_seconds: float = Field(default=5.0, gt=0, le=300)
+
+
+class NamingLintConfig(Strict):
+    """Naming lint of a source's events (observe only: findings are counted, never block)."""
+
+    enabled: bool = True
+    case: Literal["snake", "camel", "pascal", "kebab", "any"] = "snake"
+
+
+class DedupConfig(Strict):
+    """messageId deduplication in the worker (state on the ``<prefix>.dedup`` topic)."""
+
+    enabled: bool = True
+    window_seconds: float = Field(default=24 * 3600.0, gt=0)
 
 
 class SourceConfig(Strict):
@@ -47,7 +82,14 @@ class SourceConfig(Strict):
     name: str = Field(pattern=NAME_PATTERN)
     write_key: str = Field(min_length=1)
     enabled: bool = True
+    rate_limit: RateLimitConfig | None = None
     tracking_plan: str | None = None
+    protocols: ProtocolsSettings = ProtocolsSettings()
+    naming_lint: NamingLintConfig = NamingLintConfig()
+    violation_event_labels: int = Field(default=0, ge=0, le=1000)
+    transforms: list[Transformation] = Field(default_factory=list)
+    functions: list[FunctionConfig] = Field(default_factory=list)
+    privacy: PrivacySettings = PrivacySettings()
 
 
 class RetryConfig(Strict):
@@ -63,6 +105,11 @@ class DeliveryConfig(Strict):
 
     batch_size: int = Field(default=500, ge=1, le=100_000)
     retry: RetryConfig = RetryConfig()
+    ordering: Literal["per_user", "none"] = Field(
+        default="per_user", description="per_user: a user's events wait behind that user's pending retry")
+    max_pending_envelopes: int = Field(
+        default=256, ge=1, le=100_000,
+        description="envelopes per partition with unresolved events before the agent waits for the oldest")
 
 
 class DestinationConfig(Strict):
@@ -75,6 +122,10 @@ class DestinationConfig(Strict):
     integration_name: str | None = None
     settings: dict[str, Any] = Field(default_factory=dict)
     delivery: DeliveryConfig = DeliveryConfig()
+    filters: list[DestinationFilter] = Field(default_factory=list,
+                                             max_length=MAX_FILTERS_PER_DESTINATION)
+    transforms: list[Transformation] = Field(default_factory=list)
+    functions: list[FunctionConfig] = Field(default_factory=list)
 
     @property
     def answers_to(self) -> str:
@@ -89,6 +140,7 @@ class Workspace(Strict):
     name: str = "default"
     topics: TopicsConfig = TopicsConfig()
     ingest: IngestConfig = IngestConfig()
+    dedup: DedupConfig = DedupConfig()
     sources: list[SourceConfig] = Field(min_length=1)
     destinations: list[DestinationConfig] = Field(default_factory=list)
 
@@ -109,6 +161,11 @@ class Workspace(Strict):
             for src in dest.sources or ():
                 if src not in names:
                     raise ValueError(f"destination {dest.name!r} names unknown source {src!r}")
+        for source in self.sources:
+            settings = source.protocols
+            for target in (settings.forwarding_blocked_events_to, settings.forwarding_violations_to):
+                if target is not None and target not in names:
+                    raise ValueError(f"source {source.name!r} forwards to unknown source {target!r}")
         keys = [s.write_key for s in self.sources]
         if len(set(keys)) != len(keys):
             raise ValueError("two sources share a write key")

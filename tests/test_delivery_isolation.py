@@ -1,0 +1,83 @@
+"""Isolation: a webhook answering 500 for 20 s does not slow a second destination; nothing is lost.
+
+Both destinations get the same events at once.  The archive (file) must deliver all of them while the
+webhook is still failing, at a rate comparable to its rate once the webhook is healthy again (measured in
+the same run, printed); the webhook then recovers and receives every event exactly once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import yaml
+from aiokafka import AIOKafkaProducer
+
+from eventyard.streams.envelope import encode_envelope
+
+from scripted_webhook import ScriptedWebhook
+from support import read_jsonl, start_worker, wait_for
+
+OUTAGE_SECONDS = 20.0
+ENVELOPES, PER_ENVELOPE = 40, 100
+
+
+def batch(tag: str, n: int) -> list[dict]:
+    return [{"source": "web", "event": {"type": "track", "event": "E", "userId": f"user-{i % 50}",
+                                        "messageId": f"{tag}-{n}-{i}", "properties": {"i": i}}}
+            for i in range(PER_ENVELOPE)]
+
+
+async def publish_all(bootstrap: str, topics: list[str], tag: str) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        sent = [await producer.send(topic, encode_envelope("dest", batch(tag, n)), partition=n % 4)
+                for n in range(ENVELOPES) for topic in topics]
+        await asyncio.gather(*sent)
+    finally:
+        await producer.stop()
+
+
+async def test_failing_webhook_does_not_slow_the_archive(workspace_factory, bootstrap, tmp_path):
+    outage_ends = time.monotonic() + 3600
+    total = ENVELOPES * PER_ENVELOPE
+
+    def answer(name, event, attempt):
+        return (500 if time.monotonic() < outage_ends else 200), {}, 0
+
+    async with ScriptedWebhook(answer) as server:
+        workspace = workspace_factory(destinations=[
+            {"name": "hook", "type": "webhook",
+             "settings": {"url": server.url("hook"), "mode": "batch", "batch_size": 100,
+                          "allow_private": ["127.0.0.1/32"]},
+             "delivery": {"retry": {"base_seconds": 0.5, "cap_seconds": 2.0}}},
+            {"name": "archive", "type": "file", "settings": {"directory": str(tmp_path / "archive"),
+                                                              "fsync": False}}])
+        prefix = yaml.safe_load((workspace / "eventyard.yaml").read_text())["topics"]["prefix"]
+        worker = start_worker(workspace, bootstrap, tmp_path)
+        try:
+            outage_ends = time.monotonic() + OUTAGE_SECONDS
+            started = time.monotonic()
+            await publish_all(bootstrap, [f"{prefix}.dest.hook", f"{prefix}.dest.archive"], "a")
+            assert await wait_for(lambda: len(read_jsonl(tmp_path / "archive")) >= total, 30, interval=0.2)
+            during = time.monotonic() - started
+            assert time.monotonic() < outage_ends, "the archive finished while the webhook was failing"
+            assert sum(server.accepted["hook"].values()) == 0 and server.attempts
+
+            await wait_for(lambda: sum(server.accepted["hook"].values()) >= total, 60, interval=0.2)
+            recovered = time.monotonic() - outage_ends
+            started = time.monotonic()
+            await publish_all(bootstrap, [f"{prefix}.dest.archive"], "b")
+            assert await wait_for(lambda: len(read_jsonl(tmp_path / "archive")) >= 2 * total, 30, interval=0.2)
+            after = time.monotonic() - started
+        finally:
+            worker.stop()
+
+    hook = server.accepted["hook"]
+    print(f"isolation: archive {total / during:,.0f} events/s while the webhook failed "
+          f"(sending to both topics), {total / after:,.0f} events/s after; webhook drained "
+          f"{recovered:.1f} s after its {OUTAGE_SECONDS:.0f} s outage; "
+          f"{sum(server.attempts.values())} webhook event attempts")
+    assert len(hook) == total and set(hook.values()) == {1}, "every event exactly once, nothing lost"
+    assert total / during >= 0.4 * total / after
