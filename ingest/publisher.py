@@ -1,7 +1,8 @@
 """Publishing accepted events to the raw topic as envelopes, and rejected items to the rejects topic.
 
 ``EnvelopePublisher.publish(source, events)`` groups the events by the raw-topic partition that owns
-their user key (userId, else anonymousId — see ``docs/architecture.md`` for why not messageId), writes one envelope per partition and returns only when the broker has acknowledged
+their user key (userId, else anonymousId — see ``docs/architecture.md`` for why not messageId), writes
+one envelope per partition and returns only when the broker has acknowledged
 every envelope (``acks=all``).  It raises :class:`PublishUnavailable` when that does not happen within
 ``ack_timeout`` — the gateway then answers 503 so the SDK retries; it never answers 200 for data that is
 not on the broker.  A timed-out send may still land later: that is a duplicate, which the worker's

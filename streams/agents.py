@@ -40,6 +40,7 @@ from eventyard.streams.pipeline_output import reject_record
 from eventyard.streams.topics import TopicNames
 from eventyard.streams.web import register_views
 from eventyard.transforms.functions import FunctionPool
+from eventyard.transforms.privacy.gate import PrivacyGate
 
 log = logging.getLogger("eventyard.worker")
 
@@ -86,7 +87,8 @@ def _register_pipeline(app: faust.App, loaded: LoadedWorkspace, options: WorkerO
     dedup = (DedupLog(options.bootstrap_servers, topics.dedup, workspace.dedup.window_seconds, output)
              if workspace.dedup.enabled else None)
     pool = FunctionPool() if pipeline.has_source_functions or pipeline.has_destination_functions else None
-    runner = PipelineRunner(pipeline, output, dedup, pool)
+    privacy = PrivacyGate(workspace, options.bootstrap_servers)
+    runner = PipelineRunner(pipeline, output, dedup, pool, privacy)
     topic = app.topic(topics.raw, value_serializer="raw", key_serializer="raw")
     stage = metrics.STAGE_DURATION.labels("pipeline")
 
@@ -131,6 +133,7 @@ def _register_pipeline(app: faust.App, loaded: LoadedWorkspace, options: WorkerO
         overlap their round trips to the broker.
         """
         await output.ensure_started()
+        await privacy.start()
         in_flight: deque[asyncio.Future] = deque()
         try:
             async for event in stream.events():
@@ -151,6 +154,7 @@ def _register_pipeline(app: faust.App, loaded: LoadedWorkspace, options: WorkerO
         finally:
             for task in in_flight:
                 task.cancel()
+            await privacy.stop()
             if pool is not None:
                 await pool.close()
 

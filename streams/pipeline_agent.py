@@ -2,6 +2,7 @@
 
 :class:`PipelineRunner.handle` is what the Faust agent calls per record (inside ``_guarded``):
 
+0. events of users under a suppress or delete regulation are dropped and counted (privacy gate);
 1. the dedup window of the record's partition (caught up from ``<prefix>.dedup`` after a rebalance);
 2. ``Pipeline.source_phase``; then source functions (out of process, one request per source per
    envelope): an error rejects the event (stage ``source_function``, with the traceback);
@@ -30,17 +31,19 @@ from eventyard.streams.output import OutputProducer
 from eventyard.streams.pipeline import Pipeline
 from eventyard.streams.pipeline_output import DestinationDeadLetter, Item, PipelineOutput, reject_record
 from eventyard.transforms.functions import FunctionPool, UserFunction
+from eventyard.transforms.privacy.gate import PrivacyGate
 
 
 class PipelineRunner:
     """Runs the pipeline for raw records and writes its outputs."""
 
     def __init__(self, pipeline: Pipeline, output: OutputProducer, dedup: DedupLog | None,
-                 pool: FunctionPool | None) -> None:
+                 pool: FunctionPool | None, privacy: PrivacyGate | None = None) -> None:
         self.pipeline = pipeline
         self.output = output
         self.dedup = dedup
         self.pool = pool
+        self.privacy = privacy
 
     async def handle(self, value: bytes | None, origin: Origin) -> None:
         """Process one raw record and return once every output is acknowledged."""
@@ -56,6 +59,8 @@ class PipelineRunner:
         the acknowledgements of earlier envelopes are still outstanding.
         """
         items = decode_envelope(value).items
+        if self.privacy is not None:
+            items = self.privacy.filter_items(items)
         out = PipelineOutput()
         is_duplicate = None
         if self.dedup is not None:
