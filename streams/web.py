@@ -23,18 +23,25 @@ from eventyard.streams import metrics
 log = logging.getLogger("eventyard.worker.web")
 
 
-async def refresh_consumer_lag(app: faust.App) -> None:
-    """Set ``eventyard_consumer_lag`` for every partition ``app`` owns (skips unknown watermarks)."""
+async def refresh_consumer_lag(app: faust.App, timeout: float = 0.5) -> None:
+    """Set ``eventyard_consumer_lag`` for every partition ``app`` owns.
+
+    Positions are asked for concurrently under one short ``timeout`` so a scrape never waits on a
+    rebalance; partitions without a known watermark or position are left out of this scrape.
+    """
     consumer = app.consumer
+    partitions = sorted(consumer.assignment())
+    try:
+        positions = await asyncio.wait_for(
+            asyncio.gather(*(consumer.position(tp) for tp in partitions), return_exceptions=True),
+            timeout)
+    except asyncio.TimeoutError:
+        log.debug("consumer positions unavailable (rebalancing?)", extra={"partitions": len(partitions)})
+        return
     metrics.CONSUMER_LAG.clear()
-    for tp in consumer.assignment():
-        try:
-            highwater = consumer.highwater(tp)
-            position = await asyncio.wait_for(consumer.position(tp), 1.0)
-        except Exception as exc:  # a partition being revoked: leave it out of this scrape
-            log.debug("no lag for %s: %r", tp, exc, extra={"topic": tp.topic})
-            continue
-        if highwater is not None and position is not None:
+    for tp, position in zip(partitions, positions):
+        highwater = consumer.highwater(tp)
+        if isinstance(position, int) and highwater is not None:
             metrics.CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(max(0, highwater - position))
 
 

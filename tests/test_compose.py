@@ -22,7 +22,7 @@ def compose() -> dict:
 
 def test_services_and_kraft():
     services = compose()["services"]
-    assert {"kafka", "postgres", "ingest", "worker-1", "worker-2", "prometheus", "grafana"} <= set(services)
+    assert {"kafka", "postgres", "ingest", "worker-1", "worker-2", "health", "prometheus", "grafana"} <= set(services)
     kafka = services["kafka"]["environment"]
     assert kafka["KAFKA_PROCESS_ROLES"] == "broker,controller"
     assert "ZOOKEEPER" not in " ".join(kafka)
@@ -56,4 +56,4 @@ def test_no_literal_secrets():
 def test_prometheus_scrapes_every_process():
     config = yaml.safe_load((REPO / "ops" / "prometheus" / "prometheus.yml").read_text())
     targets = [t for job in config["scrape_configs"] for sc in job["static_configs"] for t in sc["targets"]]
-    assert sorted(targets) == ["ingest:8088", "worker-1:6066", "worker-2:6066"]
+    assert sorted(targets) == ["health:8090", "ingest:8088", "worker-1:6066", "worker-2:6066"]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from harness import Stack
 from observe import Observer, WebhookRecorder, file_ids
+from oracle import Ledger, Report, wait_resolved
 
 
 def file_destination(name: str = "archive") -> dict:
@@ -42,3 +43,18 @@ def _file_reader(stack: Stack, name: str):
         return file_ids(stack.directory / name)
 
     return read
+
+
+async def resolve(name: str, ledger: Ledger, observer: Observer, scenario_table, since: float, bound: float,
+                  ordered: tuple[str, ...] | list[str] = (), max_duplicates: int = 0) -> Report:
+    """Wait until I1 holds (at most ``bound`` s after ``since``), add the table row, assert every invariant."""
+    try:
+        report = await wait_resolved(ledger, observer, bound, ordered=ordered, since=since)
+    finally:
+        await observer.close()
+    scenario_table(name, report)
+    print(f"{name}: sent={report.sent} acked={report.acked} duplicates={report.duplicates} "
+          f"recovery={report.recovery_seconds}s")
+    report.assert_ok(max_duplicates=max_duplicates)
+    assert report.recovery_seconds is not None and report.recovery_seconds < bound
+    return report

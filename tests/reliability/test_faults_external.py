@@ -19,23 +19,11 @@ import uuid
 import asyncpg
 
 from harness import DurableBroker, Load, TcpProxy, send
-from observe import file_ids, postgres_ids
+from observe import WebhookRecorder, file_ids, postgres_ids
 from oracle import Ledger, wait_resolved
-from scenarios import file_destination, observer_for, webhook_destination
+from scenarios import file_destination, observer_for, resolve, webhook_destination
 
 FAST_INGEST = {"ingest": {"ack_timeout_seconds": 2.0}}
-
-
-async def _resolve(name, ledger, observer, scenario_table, since, bound, ordered=(), max_duplicates=0):
-    try:
-        report = await wait_resolved(ledger, observer, bound, ordered=ordered, since=since)
-    finally:
-        await observer.close()
-    scenario_table(name, report)
-    print(f"{name}: {report}")
-    report.assert_ok(max_duplicates=max_duplicates)
-    assert report.recovery_seconds is not None and report.recovery_seconds < bound
-    return report
 
 
 async def test_broker_restart_with_durable_storage(stack, http, tmp_path, scenario_table):
@@ -58,8 +46,8 @@ async def test_broker_restart_with_durable_storage(stack, http, tmp_path, scenar
         await load.until_acked(len(ledger.acked) + 200, timeout=60)
         await load.stop()
         observer = observer_for(running, files=("archive",))
-        report = await _resolve("broker restart (s3 storage)", ledger, observer, scenario_table, restarted,
-                                bound=60.0, ordered=["archive"], max_duplicates=len(ledger.acked) // 2)
+        await resolve("broker restart (s3 storage)", ledger, observer, scenario_table, restarted, bound=60.0,
+                  ordered=["archive"], max_duplicates=len(ledger.acked) // 2)
         assert during_outage != 200, "ingest must answer non-200 while the broker is down"
         assert probe_seconds < 2.0 + 3, f"a request during the outage took {probe_seconds:.1f} s (ack timeout 2 s)"
         assert not running.crashed()
@@ -71,8 +59,6 @@ async def test_broker_restart_with_durable_storage(stack, http, tmp_path, scenar
 
 
 async def test_destination_outage_shorter_and_longer_than_retry_window(stack, http, recorder, scenario_table):
-    from observe import WebhookRecorder
-
     long_down = await WebhookRecorder().start()
     try:
         running = await stack([webhook_destination(recorder, "brief", window=60.0),
@@ -96,7 +82,7 @@ async def test_destination_outage_shorter_and_longer_than_retry_window(stack, ht
         long_down.status = 200  # the long outage ends: new events are delivered again
         control = [ledger.event("u-control", targets=["brief", "long", "archive"]) for _ in range(20)]
         await send(ledger, http, running.ingest.port, control)
-        await _resolve("destination outage < and > retry window", ledger, observer, scenario_table, cleared,
+        await resolve("destination outage < and > retry window", ledger, observer, scenario_table, cleared,
                        bound=30.0, ordered=["archive"])
         assert set(long_down.delivered) == {e["messageId"] for e in control}
         assert report.recovery_seconds is not None
@@ -121,7 +107,7 @@ async def test_slow_destination_does_not_hold_up_others(stack, http, recorder, s
     recorder.delay = 0.3  # slow but within the timeout
     since = time.monotonic()
     observer = observer_for(running, files=("archive",), hooks={"slow": recorder})
-    report = await _resolve("slow destination (timeouts, then 0.3 s)", ledger, observer, scenario_table,
+    report = await resolve("slow destination (timeouts, then 0.3 s)", ledger, observer, scenario_table,
                             since, bound=45.0, ordered=["archive"], max_duplicates=len(ledger.acked))
     print(f"archive complete after {archive_done:.1f} s while the webhook answered in 1.5 s; "
           f"webhook duplicates from timeouts: {report.duplicates}")
@@ -153,7 +139,7 @@ async def test_postgres_unreachable_mid_load(stack, http, postgres_dsn, monkeypa
         await load.until_acked(len(ledger.acked) + 200)
         await load.stop()
         observer = observer_for(running, readers={"warehouse": rows})
-        await _resolve("PostgreSQL cut 4 s mid-load", ledger, observer, scenario_table, restored, bound=45.0)
+        await resolve("PostgreSQL cut 4 s mid-load", ledger, observer, scenario_table, restored, bound=45.0)
         assert not running.crashed()
     finally:
         await proxy.cut()

@@ -15,8 +15,8 @@ import time
 import uuid
 
 from harness import Load
-from oracle import Ledger, wait_resolved
-from scenarios import file_destination, kafka_destination, observer_for
+from oracle import Ledger
+from scenarios import file_destination, kafka_destination, observer_for, resolve
 
 RECOVERY_BOUND = 45.0  # seconds from "fault cleared" to every acknowledged event resolved
 DESTINATIONS = ("archive", "mirror")
@@ -40,17 +40,8 @@ async def _delivered_some(running, count: int, timeout: float = 30) -> None:
 
 
 async def _finish(name, ledger, observer, running, scenario_table, since, max_duplicates):
-    try:
-        report = await wait_resolved(ledger, observer, RECOVERY_BOUND, ordered=DESTINATIONS, since=since)
-    finally:
-        await observer.close()
-    scenario_table(name, report)
-    print(f"{name}: sent={report.sent} acked={report.acked} duplicates={report.duplicates} "
-          f"recovery={report.recovery_seconds}s")
+    await resolve(name, ledger, observer, scenario_table, since, RECOVERY_BOUND, DESTINATIONS, max_duplicates)
     assert not running.crashed()
-    report.assert_ok(max_duplicates=max_duplicates)
-    assert report.recovery_seconds is not None and report.recovery_seconds < RECOVERY_BOUND
-    return report
 
 
 async def test_sigkill_mid_batch_loses_nothing(stack, bootstrap, http, scenario_table):
