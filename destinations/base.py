@@ -82,6 +82,8 @@ class DestinationContext:
     workspace_dir: str
     destination_name: str
     allow_private_targets: tuple[str, ...] = ()
+    bootstrap_servers: str | None = None
+    """The pipeline's own Kafka cluster (a default for destinations that write to Kafka)."""
 
 
 class Destination(abc.ABC):

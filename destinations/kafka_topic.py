@@ -5,7 +5,8 @@ non-empty value among the configured ``key`` paths (UTF-8 string, or JSON for no
 headers are the configured static values and values read from the event by dotted path (missing paths add
 no header).  Internal topics carry envelopes of many events; this one never does.
 
-The cluster is ``bootstrap_servers`` or, when unset, the pipeline's own (``EVENTYARD_BOOTSTRAP_SERVERS``).
+The cluster is ``bootstrap_servers`` or, when unset, the pipeline's own (the worker's
+``--bootstrap-servers``, else ``EVENTYARD_BOOTSTRAP_SERVERS``).
 Every send of a batch is awaited before answering; Kafka errors marked retriable (and timeouts) become
 ``Retry``, the others (for instance a record over the size limit) ``Fail``.
 """
@@ -44,7 +45,8 @@ class KafkaTopicSettings(DestinationSettings):
     headers: dict[str, str | HeaderFromPath] = Field(default_factory=dict)
     enable_idempotence: bool = False
     acks: Literal[0, 1, "all"] = "all"
-    linger_ms: int = Field(5, ge=0)
+    linger_ms: int = Field(10, ge=0)
+    max_batch_bytes: int = Field(256 * 1024, ge=1024, description="producer batch size per partition")
     request_timeout_ms: int = Field(30_000, ge=1000)
 
 
@@ -85,7 +87,8 @@ class KafkaTopicDestination(Destination):
 
     async def setup(self) -> None:
         """Start the producer on the configured cluster (or the pipeline's own)."""
-        servers = self.settings.bootstrap_servers or os.environ.get(BOOTSTRAP_ENV)
+        servers = (self.settings.bootstrap_servers or self.context.bootstrap_servers
+                   or os.environ.get(BOOTSTRAP_ENV))
         if not servers:
             raise ValueError(f"kafka_topic {self.name}: set bootstrap_servers or the env variable {BOOTSTRAP_ENV}")
         keys = self.settings.key
@@ -96,6 +99,7 @@ class KafkaTopicDestination(Destination):
             enable_idempotence=self.settings.enable_idempotence,
             acks=self.settings.acks,
             linger_ms=self.settings.linger_ms,
+            max_batch_size=self.settings.max_batch_bytes,
             request_timeout_ms=self.settings.request_timeout_ms,
         )
         await self._producer.start()

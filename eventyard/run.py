@@ -8,6 +8,7 @@ embedded broker, creates the topics and runs ingest, one worker and the health s
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
 import subprocess
@@ -34,6 +35,7 @@ def run_ingest(loaded: LoadedWorkspace, bootstrap_servers: str, host: str, port:
                                   ack_timeout=loaded.model.ingest.ack_timeout_seconds,
                                   idempotent=idempotent)
     privacy = PrivacyGate(loaded.model, bootstrap_servers)
+    _quiet_client_loggers()
     app = create_ingest_app(loaded.model, publisher, privacy)
     _use_uvloop()
     runner = web.AppRunner(app, auto_decompress=False, access_log=None)
@@ -60,9 +62,17 @@ def run_worker(loaded: LoadedWorkspace, options) -> None:
     from eventyard.streams.app import create_app
 
     asyncio.run(ensure_topics(options.bootstrap_servers, loaded.model))
+    _use_uvloop()
     app = create_app(loaded, options)
     worker = faust.Worker(app, loglevel="WARNING", quiet=True, redirect_stdouts=False)
+    _quiet_client_loggers()
     worker.execute_from_commandline()
+
+
+def _quiet_client_loggers() -> None:
+    """Keep the Kafka client's per-request debug logging off the hot path, whatever the root level."""
+    for name in ("aiokafka", "kafka"):
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def _use_uvloop() -> None:

@@ -70,7 +70,8 @@ def register_agents(app: faust.App, loaded: LoadedWorkspace, options: WorkerOpti
     for dest in workspace.destinations:
         if dest.enabled:
             cls = destination_class(dest.type)
-            context = DestinationContext(str(loaded.directory), dest.name)
+            context = DestinationContext(str(loaded.directory), dest.name,
+                                         bootstrap_servers=options.bootstrap_servers)
             destination = cls(dest.name, loaded.destination_settings[dest.name], context)
             deliverer = Deliverer(destination, dest.delivery, output.send_dead_letter)
             _register_delivery(app, topics.dest(dest.name), destination, deliverer, output)

@@ -1,6 +1,7 @@
 """Delivery: resolving every event of a destination envelope, retrying without blocking other users.
 
-``Deliverer.submit(items, origin)`` makes the first attempt at an envelope's events and returns a
+``Deliverer.submit(items, origin)`` queues an envelope's events for their first attempt — batched with
+the events of the envelopes that follow it, up to ``batch_size`` events or ``linger_ms`` — and returns a
 *ticket* (an ``asyncio.Future``) that completes once each event is *resolved*: delivered, or written to
 the destination's dead-letter topic.  Events that must be retried wait in an in-memory retry queue, so
 the delivery agent moves on to the next envelope while they wait.
@@ -125,6 +126,9 @@ class Deliverer:
         self._seq = itertools.count()
         self._wakeup = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
+        self._fresh: list[Pending] = []
+        self._flush_lock = asyncio.Lock()
+        self._linger_task: asyncio.Task[None] | None = None
         name = destination.name
         self._delivered = metrics.DELIVERY_EVENTS.labels(name, "delivered")
         self._retried = metrics.DELIVERY_EVENTS.labels(name, "retried")
@@ -138,16 +142,41 @@ class Deliverer:
         return sum(len(lane) for lane in self.lanes.values())
 
     async def submit(self, items: list[Item], origin: Origin | None = None) -> asyncio.Future[None]:
-        """Attempt ``items`` once; return the future that completes when all of them are resolved."""
+        """Queue ``items`` for their first attempt; return the future that completes when all of them
+        are resolved.
+
+        New events of several envelopes share one batch: they are sent when ``batch_size`` events are
+        waiting or ``linger_ms`` after the first of them arrived, whichever comes first (with
+        ``linger_ms: 0`` each envelope is sent at once).  Batches go out in arrival order.
+        """
         ticket = Ticket(len(items))
-        entries = []
         for item in items:
             seq = next(self._seq)
             key = user_key(item.get("event") or {}) if self.config.ordering == "per_user" else seq
-            entries.append(Pending(item, origin, ticket, key, seq))
-        await self._attempt(entries)
-        self._pending_gauge.set(self.pending)
+            self._fresh.append(Pending(item, origin, ticket, key, seq))
+        if not self.config.linger_ms:
+            await self.flush()
+        elif len(self._fresh) >= self.config.batch_size:
+            await self.flush(full_batches_only=True)
+        if self._fresh and self._linger_task is None:
+            self._linger_task = asyncio.get_running_loop().create_task(self._flush_after_linger())
         return ticket.future
+
+    async def flush(self, full_batches_only: bool = False) -> None:
+        """Make the first attempt at the queued new events now (only whole batches, if asked)."""
+        async with self._flush_lock:
+            while self._fresh and (len(self._fresh) >= self.config.batch_size or not full_batches_only):
+                batch = self._fresh[:self.config.batch_size]
+                del self._fresh[:self.config.batch_size]
+                await self._attempt(batch)
+            self._pending_gauge.set(self.pending)
+
+    async def _flush_after_linger(self) -> None:
+        try:
+            await asyncio.sleep(self.config.linger_ms / 1000)
+            await self.flush()
+        finally:
+            self._linger_task = None
 
     async def resolve(self, items: list[Item], origin: Origin | None = None) -> None:
         """Submit ``items`` and wait until every one is resolved."""
@@ -155,7 +184,13 @@ class Deliverer:
 
     def abandon(self, partitions: set[tuple[str, int]]) -> int:
         """Drop the waiting events of envelopes from ``partitions`` (revoked); return how many."""
-        dropped = 0
+        revoked = [e for e in self._fresh
+                   if e.origin is not None and (e.origin.topic, e.origin.partition) in partitions]
+        for entry in revoked:
+            entry.done = True
+            entry.ticket.future.cancel()
+        self._fresh = [e for e in self._fresh if not e.done]
+        dropped = len(revoked)
         for key in list(self.lanes):
             for entry in self.lanes[key]:
                 if entry.origin is not None and (entry.origin.topic, entry.origin.partition) in partitions:
@@ -167,10 +202,11 @@ class Deliverer:
         return dropped
 
     async def close(self) -> None:
-        """Stop the retry task (waiting events stay unresolved and their offsets uncommitted)."""
-        if self._loop_task is not None:
-            self._loop_task.cancel()
-            await asyncio.gather(self._loop_task, return_exceptions=True)
+        """Stop the linger and retry tasks (waiting events stay unresolved, offsets uncommitted)."""
+        for task in (self._linger_task, self._loop_task):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
 
     async def _attempt(self, entries: list[Pending]) -> None:
         """Send ``entries`` once and file each under its outcome.

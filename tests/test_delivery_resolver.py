@@ -60,7 +60,7 @@ class FakeTime:
         await asyncio.sleep(0)
 
 
-def make(dest, window=3600.0, batch_size=100, ordering="none", fail_writes=0):
+def make(dest, window=3600.0, batch_size=100, ordering="none", fail_writes=0, linger_ms=0.0):
     letters, time = [], FakeTime()
 
     async def dead_letter(item, letter):
@@ -70,7 +70,7 @@ def make(dest, window=3600.0, batch_size=100, ordering="none", fail_writes=0):
             raise ConnectionError("broker down")
         letters.append((item["event"]["messageId"], letter))
 
-    config = DeliveryConfig(batch_size=batch_size, ordering=ordering,
+    config = DeliveryConfig(batch_size=batch_size, ordering=ordering, linger_ms=linger_ms,
                             retry=RetryConfig(base_seconds=1, cap_seconds=600, window_seconds=window))
     return Deliverer(dest, config, dead_letter, sleep=time.sleep, clock=time.clock), letters, time.sleeps
 
@@ -134,3 +134,24 @@ def test_backoff_is_full_jitter_under_the_cap(attempt, ceiling):
     values = [backoff_delay(attempt, 1.0, 600.0) for _ in range(200)]
     assert all(0 <= v <= ceiling for v in values)
     assert max(values) > ceiling / 2
+
+
+async def test_linger_batches_events_of_several_envelopes_into_one_send():
+    dest = Scripted({})
+    deliverer, letters, _ = make(dest, batch_size=5, linger_ms=50)
+    first = await deliverer.submit(items("a", "b"))
+    second = await deliverer.submit(items("c"))
+    assert dest.calls == [] and not first.done()
+    await asyncio.wait_for(asyncio.gather(first, second), 2)
+    assert dest.calls == [["a", "b", "c"]] and not letters
+
+
+async def test_a_full_batch_goes_out_without_waiting_for_the_linger():
+    dest = Scripted({})
+    deliverer, _, _ = make(dest, batch_size=3, linger_ms=60_000)
+    await deliverer.submit(items("a", "b"))
+    ticket = await deliverer.submit(items("c", "d"))
+    assert dest.calls == [["a", "b", "c"]]
+    await deliverer.flush()
+    assert dest.calls == [["a", "b", "c"], ["d"]] and ticket.done()
+    await deliverer.close()

@@ -20,7 +20,7 @@ PLAN_EVENTS = [f"Bench Event {n:02d}" for n in range(50)]
 UNPLANNED_SHARE = 0.03
 INVALID_SHARE = 0.05
 DUPLICATE_SHARE = 0.02
-USERS = 2_000
+USERS = 1_999  # not a multiple of the duplicate step, so duplicates repeat events that were sent
 USER_AGENT = ("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) "
               "Chrome/124.0.0.0 Safari/537.36")
 

@@ -104,6 +104,9 @@ class DeliveryConfig(Strict):
     """Batching and retries of one destination's delivery agent."""
 
     batch_size: int = Field(default=500, ge=1, le=100_000)
+    linger_ms: float = Field(
+        default=20.0, ge=0, le=60_000,
+        description="how long new events wait for more envelopes to fill a batch (0: send each envelope alone)")
     retry: RetryConfig = RetryConfig()
     ordering: Literal["per_user", "none"] = Field(
         default="per_user", description="per_user: a user's events wait behind that user's pending retry")

@@ -15,9 +15,11 @@ import time
 import uuid
 
 from harness import Load
+from observe import file_ids
 from oracle import Ledger
 from scenarios import file_destination, kafka_destination, observer_for, resolve
 
+SETTLE = 3.0  # seconds between the last surely-committed delivery and the kill (commit interval: 1 s)
 RECOVERY_BOUND = 45.0  # seconds from "fault cleared" to every acknowledged event resolved
 DESTINATIONS = ("archive", "mirror")
 
@@ -31,12 +33,23 @@ async def _run(stack, bootstrap, http, workers: int):
     return running, ledger, load, observer
 
 
-async def _delivered_some(running, count: int, timeout: float = 30) -> None:
-    from observe import file_ids
+def _archived(running) -> int:
+    return len(file_ids(running.directory / "archive"))
 
-    deadline = time.monotonic() + timeout
-    while len(file_ids(running.directory / "archive")) < count and time.monotonic() < deadline:
+
+async def _kill_after_settled_deliveries(running, worker_index: int = 0) -> int:
+    """Let 200 events reach the archive, wait ``SETTLE`` s under load, SIGKILL a worker mid-stream.
+
+    Returns the duplicate bound: only deliveries made after the settle point may be replayed (offsets are
+    committed every second), per destination — a replay from scratch would exceed it.
+    """
+    deadline = time.monotonic() + 30
+    while _archived(running) < 200 and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
+    settled = _archived(running)
+    await asyncio.sleep(SETTLE)
+    running.workers[worker_index].kill()
+    return len(DESTINATIONS) * (_archived(running) - settled) + 50
 
 
 async def _finish(name, ledger, observer, running, scenario_table, since, max_duplicates):
@@ -46,37 +59,29 @@ async def _finish(name, ledger, observer, running, scenario_table, since, max_du
 
 async def test_sigkill_mid_batch_loses_nothing(stack, bootstrap, http, scenario_table):
     running, ledger, load, observer = await _run(stack, bootstrap, http, workers=1)
-    await load.until_acked(400)
-    await _delivered_some(running, 200)
-    running.workers[0].kill()
-    acked_at_kill = len(ledger.acked)
-    await load.until_acked(acked_at_kill + 200)  # ingest keeps answering 200 with no worker
+    bound = await _kill_after_settled_deliveries(running)
+    await load.until_acked(len(ledger.acked) + 200)  # ingest keeps answering 200 with no worker
     await load.stop()
     await running.start_worker()
-    # at-least-once: only what was fetched but not committed is replayed (≈ one commit interval); a
-    # replay from the start (offsets never committed) would repeat all 2 × acked_at_kill deliveries
     await _finish("worker SIGKILL mid-batch", ledger, observer, running, scenario_table,
-                  time.monotonic(), max_duplicates=acked_at_kill // 2)
+                  time.monotonic(), max_duplicates=bound)
 
 
 async def test_rebalance_after_one_of_two_workers_is_killed(stack, bootstrap, http, scenario_table):
     running, ledger, load, observer = await _run(stack, bootstrap, http, workers=2)
-    await load.until_acked(400)
-    await _delivered_some(running, 200)
-    running.workers[0].kill()
+    bound = await _kill_after_settled_deliveries(running)
     killed_at = time.monotonic()
-    acked_at_kill = len(ledger.acked)
-    await load.until_acked(acked_at_kill + 300)
+    await load.until_acked(len(ledger.acked) + 300)
     await load.stop()
     # the survivor takes over every partition after the session timeout (6 s) plus Tansu's join delay
     await _finish("rebalance: 1 of 2 workers killed", ledger, observer, running, scenario_table,
-                  killed_at, max_duplicates=acked_at_kill // 2)
+                  killed_at, max_duplicates=bound)
 
 
 async def test_sigterm_finishes_or_leaves_uncommitted(stack, bootstrap, http, scenario_table):
     running, ledger, load, observer = await _run(stack, bootstrap, http, workers=1)
-    await load.until_acked(400)
-    await _delivered_some(running, 200)
+    while _archived(running) < 200:
+        await asyncio.sleep(0.05)
     await asyncio.to_thread(running.workers[0].stop, signal.SIGTERM, 30)
     assert running.workers[0].popen.returncode is not None
     await load.until_acked(len(ledger.acked) + 200)
