@@ -19,7 +19,9 @@ Settings that matter for correctness and for the embedded Tansu broker:
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
+from typing import Any
 
 import faust
 
@@ -43,12 +45,32 @@ def broker_urls(bootstrap_servers: str) -> list[str]:
     return [f"kafka://{server.strip()}" for server in bootstrap_servers.split(",") if server.strip()]
 
 
+class EventyardApp(faust.App):
+    """A Faust app whose stop and rebalance wait a *bounded* time for in-flight records.
+
+    Faust either waits for every started record to be acked before committing (``stream_wait_empty``,
+    unbounded: a record whose events wait hours for a retry would hold a rebalance that long) or does
+    not wait at all (then records whose outputs were a few milliseconds from done are committed by the
+    next owner instead, as duplicates).  eventyard waits up to ``drain_seconds`` — enough for queued
+    outputs and linger batches — commits what was acked, and leaves the rest uncommitted.
+    """
+
+    drain_seconds: float = 5.0
+
+    async def _consumer_wait_empty(self, consumer: Any, logger: Any) -> None:
+        try:
+            await asyncio.wait_for(consumer.wait_empty(), self.drain_seconds)
+        except asyncio.TimeoutError:
+            logger.info("records still in flight after %.1f s stay uncommitted", self.drain_seconds)
+            await consumer.commit()
+
+
 def create_app(loaded: LoadedWorkspace, options: WorkerOptions) -> faust.App:
     """Build the worker's Faust app with every agent of the workspace registered."""
     from eventyard.streams.agents import register_agents
 
     prefix = loaded.model.topics.prefix
-    app = faust.App(
+    app = EventyardApp(
         f"{prefix}-worker",
         broker=broker_urls(options.bootstrap_servers),
         value_serializer="raw",
@@ -60,7 +82,7 @@ def create_app(loaded: LoadedWorkspace, options: WorkerOptions) -> faust.App:
         consumer_auto_offset_reset="earliest",
         stream_buffer_maxsize=16,
         # envelopes with pending retries or unacknowledged outputs hold a reference on their message;
-        # a rebalance must not wait for them (see streams/delivery_agent.py)
+        # stop and rebalance wait for them only a bounded time (EventyardApp._consumer_wait_empty)
         stream_wait_empty=False,
         broker_commit_interval=options.commit_interval,
         broker_session_timeout=options.session_timeout,
@@ -74,5 +96,6 @@ def create_app(loaded: LoadedWorkspace, options: WorkerOptions) -> faust.App:
         web_port=options.health_port,
         worker_redirect_stdouts=False,
     )
+    app.drain_seconds = min(10.0, options.session_timeout / 2)
     register_agents(app, loaded, options)
     return app

@@ -202,7 +202,11 @@ class Deliverer:
         return dropped
 
     async def close(self) -> None:
-        """Stop the linger and retry tasks (waiting events stay unresolved, offsets uncommitted)."""
+        """Stop the linger and retry tasks; events not yet resolved stay uncommitted.
+
+        A graceful stop does not get here with work in hand: the app first waits (bounded) until the
+        in-flight envelopes are resolved and commits them (``EventyardApp._consumer_wait_empty``).
+        """
         for task in (self._linger_task, self._loop_task):
             if task is not None:
                 task.cancel()
