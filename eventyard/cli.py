@@ -7,7 +7,6 @@ against any Kafka), ``check`` (validate a workspace).  Exit codes: 0 success, 1 
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from pathlib import Path

@@ -20,6 +20,7 @@ from aiohttp import web
 
 from eventyard.broker import EmbeddedBroker, free_port
 from eventyard.config.loader import LoadedWorkspace
+from eventyard.serving import serve_until_stopped
 from eventyard.streams.topics import TopicNames, ensure_topics
 
 
@@ -40,19 +41,7 @@ def run_ingest(loaded: LoadedWorkspace, bootstrap_servers: str, host: str, port:
     _use_uvloop()
     runner = web.AppRunner(app, auto_decompress=False, access_log=None)
 
-    async def serve() -> None:
-        await runner.setup()
-        site = web.TCPSite(runner, host, port, backlog=1024)
-        await site.start()
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        print(f"eventyard ingest listening on http://{host}:{port}", flush=True)
-        await stop.wait()
-        await runner.cleanup()
-
-    asyncio.run(serve())
+    asyncio.run(serve_until_stopped(runner, host, port, "ingest", backlog=1024))
 
 
 def run_worker(loaded: LoadedWorkspace, options) -> None:

@@ -30,7 +30,7 @@ from eventyard.streams.app import WorkerOptions
 from eventyard.streams.deadletter import Origin
 from eventyard.streams.delivery import Deliverer
 from eventyard.streams.delivery_agent import InFlightEnvelopes, setup_with_retry
-from eventyard.streams.envelope import EnvelopeError, decode_envelope
+from eventyard.streams.envelope import EnvelopeError
 from eventyard.streams.dedup_log import DedupLog
 from eventyard.streams.output import OutputProducer
 from eventyard.streams.pipeline import Pipeline

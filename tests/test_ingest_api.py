@@ -14,11 +14,9 @@ import time
 
 import orjson
 import pytest
-from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from openapi_spec_validator import validate
 
-from eventyard.broker import free_port
 from eventyard.config.loader import load_workspace
 from eventyard.ingest.app import create_ingest_app
 from eventyard.ingest.publisher import EnvelopePublisher

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
-import signal
 from dataclasses import dataclass, field
 
 import orjson
@@ -22,6 +21,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from eventyard.config.workspace import Workspace
 from eventyard.streams.health import pages
+from eventyard.serving import serve_until_stopped
 from eventyard.streams.health.reader import TopicReader, new_state
 from eventyard.streams.health.scrape import scrape
 from eventyard.streams.health.summary import build_summary, lookup
@@ -141,14 +141,6 @@ def run_health_server(workspace: Workspace, options: HealthOptions) -> None:
     async def serve() -> None:
         runner = web.AppRunner(create_health_app(workspace, options), access_log=None,
                                 shutdown_timeout=2.0)
-        await runner.setup()
-        await web.TCPSite(runner, options.host, options.port).start()
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        print(f"eventyard health listening on http://{options.host}:{options.port}", flush=True)
-        await stop.wait()
-        await runner.cleanup()
+        await serve_until_stopped(runner, options.host, options.port, "health")
 
     asyncio.run(serve())

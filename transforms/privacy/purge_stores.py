@@ -41,9 +41,9 @@ async def purge_warehouse(dsn: str, schemas: list[str], user_id: str) -> dict[st
                 for table in tables:
                     name = table["table_name"]
                     if name == "users":
-                        where, is_user = "id = $1", True
+                        where = "id = $1"
                     elif table["has_user"]:
-                        where, is_user = "user_id = $1", False
+                        where = "user_id = $1"
                     else:
                         continue
                     ids = await conn.fetch(
