@@ -1,8 +1,9 @@
 """Isolation: a webhook answering 500 for 20 s does not slow a second destination; nothing is lost.
 
 Both destinations get the same events at once.  The archive (file) must deliver all of them while the
-webhook is still failing, at a rate comparable to its rate once the webhook is healthy again (measured in
-the same run, printed); the webhook then recovers and receives every event exactly once.
+webhook is still failing, at a rate comparable to its rate for the same load once the webhook is healthy
+again (measured in the same run, printed); the webhook then recovers and receives every event exactly
+once.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from scripted_webhook import ScriptedWebhook
 from support import read_jsonl, start_worker, wait_for
 
 OUTAGE_SECONDS = 20.0
-ENVELOPES, PER_ENVELOPE = 40, 100
+ENVELOPES, PER_ENVELOPE = 100, 100
 
 
 def batch(tag: str, n: int) -> list[dict]:
@@ -37,6 +38,16 @@ async def publish_all(bootstrap: str, topics: list[str], tag: str) -> None:
         await asyncio.gather(*sent)
     finally:
         await producer.stop()
+
+
+async def archive_rate(directory, bootstrap: str, topics: list[str], tag: str, until: int) -> float:
+    """Publish one load to ``topics`` and return the archive's events/s from the start of the publish
+    until it holds ``until`` lines (both phases are measured the same way)."""
+    started = time.monotonic()
+    await publish_all(bootstrap, topics, tag)
+    assert await wait_for(lambda: directory.exists() and len(read_jsonl(directory)) >= until, 60,
+                          interval=0.05)
+    return ENVELOPES * PER_ENVELOPE / (time.monotonic() - started)
 
 
 async def test_failing_webhook_does_not_slow_the_archive(workspace_factory, bootstrap, tmp_path):
@@ -58,26 +69,22 @@ async def test_failing_webhook_does_not_slow_the_archive(workspace_factory, boot
         worker = start_worker(workspace, bootstrap, tmp_path)
         try:
             outage_ends = time.monotonic() + OUTAGE_SECONDS
-            started = time.monotonic()
-            await publish_all(bootstrap, [f"{prefix}.dest.hook", f"{prefix}.dest.archive"], "a")
-            assert await wait_for(lambda: len(read_jsonl(tmp_path / "archive")) >= total, 30, interval=0.2)
-            during = time.monotonic() - started
+            both = [f"{prefix}.dest.hook", f"{prefix}.dest.archive"]
+            during = await archive_rate(tmp_path / "archive", bootstrap, both, "a", total)
             assert time.monotonic() < outage_ends, "the archive finished while the webhook was failing"
             assert sum(server.accepted["hook"].values()) == 0 and server.attempts
 
             await wait_for(lambda: sum(server.accepted["hook"].values()) >= total, 60, interval=0.2)
             recovered = time.monotonic() - outage_ends
-            started = time.monotonic()
-            await publish_all(bootstrap, [f"{prefix}.dest.archive"], "b")
-            assert await wait_for(lambda: len(read_jsonl(tmp_path / "archive")) >= 2 * total, 30, interval=0.2)
-            after = time.monotonic() - started
+            after = await archive_rate(tmp_path / "archive", bootstrap, both, "b", 2 * total)
+            await wait_for(lambda: sum(server.accepted["hook"].values()) >= 2 * total, 60, interval=0.2)
         finally:
             worker.stop()
 
     hook = server.accepted["hook"]
-    print(f"isolation: archive {total / during:,.0f} events/s while the webhook failed "
-          f"(sending to both topics), {total / after:,.0f} events/s after; webhook drained "
+    print(f"isolation: archive {during:,.0f} events/s while the webhook failed, "
+          f"{after:,.0f} events/s with it healthy (both topics fed each time); webhook drained "
           f"{recovered:.1f} s after its {OUTAGE_SECONDS:.0f} s outage; "
           f"{sum(server.attempts.values())} webhook event attempts")
-    assert len(hook) == total and set(hook.values()) == {1}, "every event exactly once, nothing lost"
-    assert total / during >= 0.4 * total / after
+    assert len(hook) == 2 * total and set(hook.values()) == {1}, "every event exactly once, nothing lost"
+    assert during >= 0.4 * after
