@@ -32,6 +32,10 @@ def transform(event, ctx):
         return [event, {**event, "copy": True}]
     if kind == "exit":
         sys.exit(3)
+    if kind == "allocate":
+        hoard = []
+        while True:
+            hoard.append(bytearray(64 * 1024 * 1024))
     print("user output goes to stderr")
     return {**event, "seen_by": ctx["source"]}
 '''
@@ -42,6 +46,16 @@ def fn(tmp_path) -> UserFunction:
     path = tmp_path / "fns.py"
     path.write_text(FUNCTIONS)
     return UserFunction(str(path), "transform", timeout_seconds=1.0)
+
+
+async def test_a_function_that_allocates_without_bound_hits_the_memory_cap(fn):
+    pool = FunctionPool()
+    try:
+        outcomes = await pool.run(fn, [{"kind": "allocate"}, {"kind": "ok"}], {"source": "web"})
+    finally:
+        await pool.close()
+    assert outcomes[0].error_class == "function_error" and "MemoryError" in outcomes[0].error
+    assert outcomes[1].events == [{"kind": "ok", "seen_by": "web"}], "the child survives the cap"
 
 
 async def test_outcomes_for_every_kind_of_result_in_one_batch(fn):

@@ -84,8 +84,26 @@ def run_request(request: dict, out: BinaryIO) -> None:
         out.flush()
 
 
+MEMORY_ENV = "EVENTYARD_FUNCTION_MEMORY_BYTES"
+DEFAULT_MEMORY_BYTES = 1 << 30
+
+
+def limit_memory() -> None:
+    """Cap this process's address space (``$EVENTYARD_FUNCTION_MEMORY_BYTES``, default 1 GiB; 0: none).
+
+    A function that allocates past it gets ``MemoryError`` — reported like any exception — instead of
+    taking the machine's memory before its timeout fires.
+    """
+    import resource
+
+    limit = int(os.environ.get(MEMORY_ENV, DEFAULT_MEMORY_BYTES))
+    if limit > 0:
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
 def main() -> None:
     """Serve requests until stdin closes."""
+    limit_memory()
     proto = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)
     sys.stdout = sys.stderr
