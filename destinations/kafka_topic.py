@@ -7,24 +7,35 @@ no header).  Internal topics carry envelopes of many events; this one never does
 
 The cluster is ``bootstrap_servers`` or, when unset, the pipeline's own (the worker's
 ``--bootstrap-servers``, else ``EVENTYARD_BOOTSTRAP_SERVERS``).
-Every send of a batch is awaited before answering; Kafka errors marked retriable (and timeouts) become
-``Retry``, the others (for instance a record over the size limit) ``Fail``.
+Events arrive as the pipeline's JSON (:meth:`KafkaTopicDestination.send_encoded`): the value is written as
+is, and the event is parsed only when a key path other than the default or a header path needs it.
+Every batch is awaited before answering; Kafka errors marked retriable (and timeouts) become ``Retry``,
+the others (for instance a record over the size limit) ``Fail``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import random
+from functools import lru_cache
 from typing import Any, Literal
 
 import orjson
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError, RequestTimedOutError
+from aiokafka.errors import (KafkaConnectionError, KafkaError, KafkaTimeoutError, MessageSizeTooLargeError,
+                             RequestTimedOutError)
+from aiokafka.partitioner import DefaultPartitioner
+from aiokafka.record.default_records import DefaultRecordBatchBuilder
 from pydantic import Field
 
-from eventyard.destinations.base import DELIVERED, Destination, DestinationSettings, Event, Fail, Health, Outcome, Retry
+from eventyard.destinations.base import (DELIVERED, Destination, DestinationSettings, EncodedEvent, Event, Fail,
+                                         Health, Outcome, Retry)
 
 BOOTSTRAP_ENV = "EVENTYARD_BOOTSTRAP_SERVERS"
+DEFAULT_KEY_PATHS = ["userId", "anonymousId"]
+PARTITIONER = DefaultPartitioner()
+MAX_REQUEST_SIZE = 1024 * 1024
 
 
 class HeaderFromPath(DestinationSettings):
@@ -39,7 +50,7 @@ class KafkaTopicSettings(DestinationSettings):
     topic: str = Field(pattern=r"^[A-Za-z0-9._-]{1,249}$")
     bootstrap_servers: str | None = Field(None, description=f"default: the env variable {BOOTSTRAP_ENV}")
     key: str | list[str] = Field(
-        default_factory=lambda: ["userId", "anonymousId"],
+        default_factory=lambda: list(DEFAULT_KEY_PATHS),
         description="dotted path(s) tried in order, or 'none' for records without key",
     )
     headers: dict[str, str | HeaderFromPath] = Field(default_factory=dict)
@@ -62,6 +73,25 @@ def lookup(event: Event, path: str) -> Any:
 
 def _encode(value: Any) -> bytes:
     return value.encode() if isinstance(value, str) else orjson.dumps(value)
+
+
+def _partition(key: bytes | None, partitions: tuple[int, ...]) -> int:
+    """The Java client's partition for ``key`` (murmur2 of the key; no key: a random partition)."""
+    return random.choice(partitions) if key is None else _keyed_partition(key, partitions)
+
+
+@lru_cache(maxsize=65536)  # keys repeat (one per user); aiokafka's murmur2 is pure Python
+def _keyed_partition(key: bytes, partitions: tuple[int, ...]) -> int:
+    return PARTITIONER(key, partitions, partitions)
+
+
+def _check_size(key: bytes | None, value: bytes, headers: list, limit: int) -> None:
+    """Raise ``MessageSizeTooLargeError`` for a record over the producer's ``max_request_size``."""
+    if len(value) + (len(key) if key else 0) + 1024 < limit:
+        return
+    size = DefaultRecordBatchBuilder.estimate_size_in_bytes(key, value, headers)
+    if size > limit:
+        raise MessageSizeTooLargeError(f"the record is {size} bytes, over max_request_size {limit}")
 
 
 def kafka_outcome(exc: BaseException) -> Retry | Fail:
@@ -101,44 +131,96 @@ class KafkaTopicDestination(Destination):
             linger_ms=self.settings.linger_ms,
             max_batch_size=self.settings.max_batch_bytes,
             request_timeout_ms=self.settings.request_timeout_ms,
+            max_request_size=MAX_REQUEST_SIZE,
         )
+        self._max_request_size = MAX_REQUEST_SIZE
         await self._producer.start()
 
     def record(self, event: Event) -> tuple[bytes, bytes | None, list[tuple[str, bytes]]]:
         """Return the value, key and headers of the record for ``event``."""
-        key = next((k for k in (lookup(event, path) for path in self._key_paths) if k not in (None, "")), None)
+        encoded = EncodedEvent.from_event("", event)
+        return (encoded.json, *self._key_and_headers(encoded))
+
+    def _key_and_headers(self, encoded: EncodedEvent) -> tuple[bytes | None, list[tuple[str, bytes]]]:
+        """The record key and headers; the event is parsed only for non-default keys or path headers."""
+        if self._key_paths == DEFAULT_KEY_PATHS:
+            key = next((k for k in (encoded.user_id, encoded.anonymous_id) if k not in (None, "")), None)
+        else:
+            key = next((k for k in (lookup(encoded.event, path) for path in self._key_paths)
+                        if k not in (None, "")), None)
         headers = []
         for name, spec in self.settings.headers.items():
-            value = spec if isinstance(spec, str) else lookup(event, spec.path)
+            value = spec if isinstance(spec, str) else lookup(encoded.event, spec.path)
             if value is not None:
                 headers.append((name, _encode(value)))
-        return orjson.dumps(event), None if key is None else _encode(key), headers
+        return None if key is None else _encode(key), headers
 
     async def send_batch(self, events: list[Event]) -> list[Outcome]:
-        """Enqueue every event, then await every delivery report; one outcome per event."""
-        pending: list[asyncio.Future | Outcome] = []
-        for index, event in enumerate(events):
+        """Produce every event; one outcome per event (see :meth:`send_encoded`)."""
+        return await self.send_encoded([EncodedEvent.from_event("", event) for event in events])
+
+    async def send_encoded(self, batch: list[EncodedEvent]) -> list[Outcome]:
+        """Produce the events' JSON as record batches per partition, then await every batch.
+
+        Records are partitioned like the Java client (murmur2 of the key; no key: any partition) and
+        appended to producer batches directly (``create_batch`` / ``send_batch``), which skips
+        aiokafka's per-record ``send`` path.  A record over ``max_request_size`` fails alone.
+        """
+        outcomes: list[Outcome | None] = [None] * len(batch)
+        try:
+            partitions = tuple(sorted(await self._producer.partitions_for(self.settings.topic)))
+        except Exception as exc:  # noqa: BLE001 - the cluster is unreachable: every event waits
+            return [kafka_outcome(exc)] * len(batch)
+        by_partition: dict[int, list[tuple[int, bytes | None, bytes, list]]] = {}
+        for index, encoded in enumerate(batch):
             try:
-                value, key, headers = self.record(event)
-                pending.append(await self._producer.send(self.settings.topic, value, key, headers=headers))
+                key, headers = self._key_and_headers(encoded)
+                _check_size(key, encoded.json, headers, self._max_request_size)
             except Exception as exc:  # noqa: BLE001 - every per-event error becomes an outcome
-                outcome = kafka_outcome(exc)
-                pending.append(outcome)
-                if isinstance(outcome, Retry):  # cluster-wide trouble: the rest would only wait for it too
-                    pending.extend([outcome] * (len(events) - index - 1))
-                    break
-        reports = await asyncio.gather(
-            *(item for item in pending if isinstance(item, asyncio.Future)), return_exceptions=True
-        )
-        results = iter(reports)
-        outcomes: list[Outcome] = []
-        for item in pending:
-            if not isinstance(item, asyncio.Future):
-                outcomes.append(item)
+                outcomes[index] = kafka_outcome(exc)
                 continue
-            report = next(results)
-            outcomes.append(kafka_outcome(report) if isinstance(report, BaseException) else DELIVERED)
-        return outcomes
+            partition = _partition(key, partitions)
+            by_partition.setdefault(partition, []).append((index, key, encoded.json, headers))
+        sent = await self._send_partitions(by_partition, outcomes)
+        reports = await asyncio.gather(*(future for _, future in sent), return_exceptions=True)
+        for (indexes, _), report in zip(sent, reports):
+            outcome = kafka_outcome(report) if isinstance(report, BaseException) else DELIVERED
+            for index in indexes:
+                outcomes[index] = outcome
+        return outcomes  # type: ignore[return-value] - every slot is filled above
+
+    async def _send_partitions(self, by_partition: dict[int, list], outcomes: list[Outcome | None],
+                               ) -> list[tuple[list[int], asyncio.Future]]:
+        """Queue record batches per partition; return (event indexes, delivery future) per batch.
+
+        When queueing a batch fails (say the producer's buffer stays full), its events and every later
+        one get that error's outcome: the cluster is in trouble, the rest would only wait for it too.
+        """
+        producer, topic = self._producer, self.settings.topic
+        sent: list[tuple[list[int], asyncio.Future]] = []
+        failure: Outcome | None = None
+
+        async def queue(builder: Any, partition: int, indexes: list[int]) -> None:
+            nonlocal failure
+            if failure is None:
+                try:
+                    sent.append((indexes, await producer.send_batch(builder, topic, partition=partition)))
+                    return
+                except Exception as exc:  # noqa: BLE001 - becomes the outcome of these events
+                    failure = kafka_outcome(exc)
+            for index in indexes:
+                outcomes[index] = failure
+
+        for partition, records in by_partition.items():
+            builder, indexes = producer.create_batch(), []
+            for index, key, value, headers in records:
+                if builder.append(key=key, value=value, timestamp=None, headers=headers) is None:
+                    await queue(builder, partition, indexes)  # full: an empty batch takes any record
+                    builder, indexes = producer.create_batch(), []
+                    builder.append(key=key, value=value, timestamp=None, headers=headers)
+                indexes.append(index)
+            await queue(builder, partition, indexes)
+        return sent
 
     async def healthcheck(self) -> Health:
         """Ask the cluster for the topic's partitions."""

@@ -46,14 +46,13 @@ import logging
 import random
 import time
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, Awaitable, Callable, Hashable
 
 from eventyard.config.workspace import DeliveryConfig
-from eventyard.destinations.base import Delivered, Destination, Fail, Outcome, Retry
+from eventyard.destinations.base import Delivered, Destination, EncodedEvent, Fail, Outcome, Retry
 from eventyard.streams import metrics
 from eventyard.streams.deadletter import DeadLetter, Origin
-from eventyard.streams.envelope import user_key
+from eventyard.streams.envelope import received_ms
 
 Item = dict[str, Any]
 DeadLetterSink = Callable[[Item, DeadLetter], Awaitable[None]]
@@ -64,17 +63,6 @@ log = logging.getLogger("eventyard.delivery")
 def backoff_delay(attempt: int, base: float, cap: float) -> float:
     """Full-jitter exponential backoff for the ``attempt``-th retry (1-based)."""
     return random.uniform(0, min(cap, base * (2 ** min(attempt - 1, 62))))
-
-
-def received_epoch(event: dict[str, Any]) -> float | None:
-    """The event's ``receivedAt`` as a UNIX time, or None when absent or unreadable."""
-    value = event.get("receivedAt")
-    if not isinstance(value, str):
-        return None
-    try:
-        return datetime.fromisoformat(value).timestamp()
-    except ValueError:
-        return None
 
 
 class Ticket:
@@ -93,15 +81,19 @@ class Ticket:
             self.future.set_result(None)
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Pending:
-    """One event on its way: attempts made, when, and the dead letter still to write, if any."""
+    """One event on its way: attempts made, when, and the dead letter still to write, if any.
 
-    item: Item
+    ``lane`` is looked up only when needed (a retry, or while some lane waits), since reading the user
+    key of an event that only travels as JSON may mean decoding it.
+    """
+
+    event: EncodedEvent
     origin: Origin | None
     ticket: Ticket
-    lane: Hashable
     seq: int
+    lane: Hashable = None
     attempts: int = 0
     first: float | None = None
     letter: DeadLetter | None = None
@@ -141,19 +133,22 @@ class Deliverer:
         """Events waiting in the retry queue (retries and the events held behind them)."""
         return sum(len(lane) for lane in self.lanes.values())
 
-    async def submit(self, items: list[Item], origin: Origin | None = None) -> asyncio.Future[None]:
+    async def submit(self, items: list[EncodedEvent | Item], origin: Origin | None = None) -> asyncio.Future[None]:
         """Queue ``items`` for their first attempt; return the future that completes when all of them
-        are resolved.
+        are resolved.  Items are :class:`EncodedEvent` (as a delivery agent reads them) or
+        ``{"source", "event"}`` dicts.
 
         New events of several envelopes share one batch: they are sent when ``batch_size`` events are
         waiting or ``linger_ms`` after the first of them arrived, whichever comes first (with
         ``linger_ms: 0`` each envelope is sent at once).  Batches go out in arrival order.
         """
         ticket = Ticket(len(items))
+        seq, fresh = self._seq, self._fresh
         for item in items:
-            seq = next(self._seq)
-            key = user_key(item.get("event") or {}) if self.config.ordering == "per_user" else seq
-            self._fresh.append(Pending(item, origin, ticket, key, seq))
+            event = item if isinstance(item, EncodedEvent) else EncodedEvent.from_event(
+                item.get("source") or "", item.get("event") or {},
+                received_ms((item.get("event") or {}).get("receivedAt")))
+            fresh.append(Pending(event, origin, ticket, next(seq)))
         if not self.config.linger_ms:
             await self.flush()
         elif len(self._fresh) >= self.config.batch_size:
@@ -178,7 +173,7 @@ class Deliverer:
         finally:
             self._linger_task = None
 
-    async def resolve(self, items: list[Item], origin: Origin | None = None) -> None:
+    async def resolve(self, items: list[EncodedEvent | Item], origin: Origin | None = None) -> None:
         """Submit ``items`` and wait until every one is resolved."""
         await (await self.submit(items, origin))
 
@@ -219,8 +214,9 @@ class Deliverer:
         """
         for start in range(0, len(entries), self.config.batch_size):
             chunk = []
+            lanes = self.lanes
             for entry in entries[start:start + self.config.batch_size]:
-                if not entry.queued and entry.lane in self.lanes:
+                if not entry.queued and lanes and self._lane(entry) in lanes:
                     self._enqueue(entry, None)
                 elif entry.letter is None:
                     chunk.append(entry)
@@ -229,13 +225,15 @@ class Deliverer:
                 entry.attempts += 1
                 entry.first = entry.first if entry.first is not None else now
             outcomes = await self._send(chunk) if chunk else []
+            delivered = []
             for entry, outcome in zip(chunk, outcomes):
                 if isinstance(outcome, Delivered):
-                    self._record_delivered(entry)
+                    delivered.append(entry)
                 elif isinstance(outcome, Retry):
                     self._schedule_retry(entry, outcome)
                 else:
                     entry.letter = self._letter(entry, outcome)
+            self._record_delivered(delivered)
         for entry in entries:
             if entry.letter is not None and not entry.done and not await self._write_dead_letter(entry):
                 self._enqueue(entry, DEAD_LETTER_RETRY_SECONDS)
@@ -251,11 +249,17 @@ class Deliverer:
         self._retried.inc()
         self._enqueue(entry, delay)
 
+    def _lane(self, entry: Pending) -> Hashable:
+        """The retry lane of ``entry``: its user key (``ordering: per_user``) or its own."""
+        if entry.lane is None:
+            entry.lane = entry.event.user_key if self.config.ordering == "per_user" else entry.seq
+        return entry.lane
+
     def _enqueue(self, entry: Pending, delay: float | None) -> None:
         """Put ``entry`` in its lane (in arrival order); with a ``delay``, the lane waits that long."""
         if not entry.queued:
             entry.queued = True
-            bisect.insort(self.lanes.setdefault(entry.lane, []), entry, key=lambda e: e.seq)
+            bisect.insort(self.lanes.setdefault(self._lane(entry), []), entry, key=lambda e: e.seq)
         if delay is not None:
             self._set_due(entry.lane, max(self._due_at.get(entry.lane, 0.0), self.clock() + delay))
 
@@ -313,9 +317,8 @@ class Deliverer:
             task.cancel()
 
     async def _send(self, chunk: list[Pending]) -> list[Outcome]:
-        events = [entry.item["event"] for entry in chunk]
         try:
-            outcomes = await self.destination.send_batch(events)
+            outcomes = await self.destination.send_encoded([entry.event for entry in chunk])
         except Exception as exc:  # a destination exception means "retry the whole chunk"
             return [Retry(f"{type(exc).__name__}: {exc}", error_class="exception")] * len(chunk)
         if len(outcomes) != len(chunk):
@@ -327,12 +330,17 @@ class Deliverer:
         entry.done = True
         entry.ticket.resolve_one()
 
-    def _record_delivered(self, entry: Pending) -> None:
-        self._finish(entry)
-        self._delivered.inc()
-        received = received_epoch(entry.item["event"])
-        if received is not None:
-            self._latency.observe(max(0.0, time.time() - received))
+    def _record_delivered(self, entries: list[Pending]) -> None:
+        if not entries:
+            return
+        now_ms = time.time() * 1000
+        latencies = []
+        for entry in entries:
+            self._finish(entry)
+            if entry.event.received_ms is not None:
+                latencies.append(max(0.0, (now_ms - entry.event.received_ms) / 1000))
+        self._delivered.inc(len(entries))
+        metrics.observe_many(self._latency, latencies)
 
     def _count_error(self, outcome: Retry | Fail) -> None:
         metrics.DELIVERY_ERRORS.labels(self.destination.name, outcome.error_class,
@@ -341,15 +349,23 @@ class Deliverer:
     def _letter(self, entry: Pending, outcome: Retry | Fail, error_class: str | None = None) -> DeadLetter:
         self._count_error(outcome)
         return DeadLetter(
-            source=entry.item.get("source") or "", destination=self.destination.name,
+            source=entry.event.source, destination=self.destination.name,
             error_class=error_class or outcome.error_class, message=outcome.reason,
             attempts=entry.attempts, first_attempt=entry.first or self.clock(),
             last_attempt=self.clock(), origin=entry.origin, status_code=outcome.status_code,
             request_sample=outcome.request_sample, response_sample=outcome.response_sample)
 
+    @staticmethod
+    def _dead_letter_item(event: EncodedEvent) -> Item:
+        """The ``{"source", "event"}`` item a dead-letter sink takes (an undecodable event as a string)."""
+        try:
+            return {"source": event.source, "event": event.event}
+        except ValueError:
+            return {"source": event.source, "event": {"undecodable": event.json.decode("utf-8", "replace")}}
+
     async def _write_dead_letter(self, entry: Pending) -> bool:
         try:
-            await self.dead_letter(entry.item, entry.letter)
+            await self.dead_letter(self._dead_letter_item(entry.event), entry.letter)
         except Exception as exc:  # noqa: BLE001 - kept in its lane and written again later
             log.warning("dead-letter write failed: %r", exc,
                         extra={"destination": self.destination.name})

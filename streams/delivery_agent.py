@@ -33,7 +33,7 @@ import faust
 from eventyard.destinations.base import Destination
 from eventyard.streams.deadletter import Origin
 from eventyard.streams.delivery import Deliverer
-from eventyard.streams.envelope import decode_envelope
+from eventyard.streams.envelope import decode_dest_events
 
 log = logging.getLogger("eventyard.delivery")
 
@@ -51,7 +51,7 @@ class InFlightEnvelopes:
         """Deliver one envelope; return once its partition may take the next one."""
         message = event.message
         origin = Origin(message.topic, message.partition, message.offset)
-        ticket = await self.deliverer.submit(decode_envelope(event.value).items, origin)
+        ticket = await self.deliverer.submit(decode_dest_events(event.value), origin)
         if ticket.done():
             return
         message.incref()

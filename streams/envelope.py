@@ -13,6 +13,17 @@ tight loop.  The value of a record is orjson-encoded::
 * ``items`` — the events; ``source`` is the source *name* from the workspace, kept beside the Segment
   payload so nothing we add collides with user fields.
 
+Version 2, written on ``dest`` topics (:func:`encode_dest_envelope`), is line-framed so that a delivery
+agent never parses an event it only forwards (``file``, ``kafka_topic``)::
+
+    {"v":2,"kind":"dest"}\n
+    ["web",1714564799000,"user-1",null]\t{...event JSON...}\n      (one line per event)
+
+Each line is a small JSON array — source, ``receivedAt`` in UNIX milliseconds (or null), userId,
+anonymousId — a tab, and the event's compact JSON (orjson never writes a raw tab or newline).
+:func:`decode_dest_events` reads both versions into :class:`~eventyard.destinations.base.EncodedEvent`;
+:func:`decode_envelope` reads both into ``{"source", "event"}`` items.
+
 Partition ownership: every item of an envelope hashes, by its user key (userId, else anonymousId), to
 the partition the envelope is written to — on ``raw`` and on every ``dest`` topic — so per-user order
 holds end to end, and an SDK's retry of an event (same messageId, same user) always meets the dedup
@@ -24,13 +35,19 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 import orjson
 
+from eventyard.destinations.base import EncodedEvent
+
 ENVELOPE_VERSION = 1
 KNOWN_VERSIONS = frozenset({1})
+"""Versions of the JSON form; version 2 is the line-framed form of dest envelopes (:data:`DEST_HEADER`)."""
 KINDS = frozenset({"raw", "dest"})
+DEST_HEADER = b'{"v":2,"kind":"dest"}\n'
 
 Item = dict[str, Any]
 
@@ -57,6 +74,14 @@ def decode_envelope(data: bytes | None) -> Envelope:
     """Parse and check an envelope; raise :class:`EnvelopeError` saying what is wrong."""
     if not data:
         raise EnvelopeError("empty record")
+    if data.startswith(DEST_HEADER):
+        items = []
+        for encoded in _dest_lines(data):
+            try:
+                items.append({"source": encoded.source, "event": encoded.event})
+            except orjson.JSONDecodeError as exc:
+                raise EnvelopeError(f"invalid event JSON: {exc}") from None
+        return Envelope(2, "dest", items)
     try:
         doc = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
@@ -71,6 +96,71 @@ def decode_envelope(data: bytes | None) -> Envelope:
     if not isinstance(items, list):
         raise EnvelopeError("envelope items is not a list")
     return Envelope(version, kind, items)
+
+
+def received_ms(value: Any) -> int | None:
+    """An ISO-8601 ``receivedAt`` as UNIX milliseconds (``None`` when absent or unreadable)."""
+    return _parse_received(value) if isinstance(value, str) else None
+
+
+@lru_cache(maxsize=4096)  # ingest stamps one receivedAt on every event of a request
+def _parse_received(value: str) -> int | None:
+    try:
+        return round(datetime.fromisoformat(value).timestamp() * 1000)
+    except ValueError:
+        return None
+
+
+def encode_dest_envelope(items: list[Item], encoded: dict[int, bytes] | None = None) -> bytes:
+    """Serialize ``{"source", "event"}`` items as a version-2 ``dest`` envelope.
+
+    ``encoded`` caches each event's line by ``id(event)`` across calls, for an event routed to several
+    destinations unchanged (the caller keeps the events alive while it uses the cache).
+    """
+    dumps = orjson.dumps
+    lines = [DEST_HEADER]
+    for item in items:
+        event = item["event"]
+        line = encoded.get(id(event)) if encoded is not None else None
+        if line is None:
+            meta = dumps([item["source"], received_ms(event.get("receivedAt")), event.get("userId"),
+                          event.get("anonymousId")])
+            line = b"%s\t%s\n" % (meta, dumps(event))
+            if encoded is not None:
+                encoded[id(event)] = line
+        lines.append(line)
+    return b"".join(lines)
+
+
+def _dest_lines(data: bytes) -> list[EncodedEvent]:
+    events = []
+    loads = orjson.loads
+    for line in data[len(DEST_HEADER):].split(b"\n"):
+        if not line:
+            continue
+        meta, tab, body = line.partition(b"\t")
+        try:
+            source, received, user_id, anonymous_id = loads(meta)
+        except (orjson.JSONDecodeError, ValueError, TypeError):
+            raise EnvelopeError(f"invalid dest line: {line[:80]!r}") from None
+        if not tab or not isinstance(source, str):
+            raise EnvelopeError(f"invalid dest line: {line[:80]!r}")
+        events.append(EncodedEvent(source, body, received, user_id, anonymous_id))
+    return events
+
+
+def decode_dest_events(data: bytes | None) -> list[EncodedEvent]:
+    """The events of a ``dest`` envelope (either version), without parsing version-2 events."""
+    if data and data.startswith(DEST_HEADER):
+        return _dest_lines(data)
+    events = []
+    for item in decode_envelope(data).items:
+        event = item.get("event") if isinstance(item, dict) else None
+        if not isinstance(event, dict):
+            raise EnvelopeError("dest item is not {source, event}")
+        events.append(EncodedEvent.from_event(str(item.get("source") or ""), event,
+                                              received_ms(event.get("receivedAt"))))
+    return events
 
 
 def partition_for(key: str, partitions: int) -> int:

@@ -14,6 +14,8 @@ end-to-end definition), and events retried for hours must still land in a finite
 
 from __future__ import annotations
 
+from bisect import bisect_left
+
 from prometheus_client import Counter, Gauge, Histogram
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
@@ -101,3 +103,23 @@ PRIVACY_PII_DETECTED = Counter(
     "eventyard_privacy_pii_detected_total",
     "Values that look like personal data outside the expected fields, by kind (email, phone, card, ip).",
     ["source", "kind"])
+
+
+def observe_many(histogram: Histogram, values: list[float]) -> None:
+    """``histogram.observe(v)`` for every value of ``values``, with one increment per bucket touched.
+
+    prometheus-client has no bulk observe, and ``observe`` walks the bucket bounds under a lock per call;
+    here each value's bucket is found by bisection and every bucket (and the sum) is incremented once.
+    Uses the child's ``_upper_bounds`` / ``_buckets`` / ``_sum`` (stable across prometheus-client 0.x;
+    ``tests/test_health_metrics.py`` checks the exposition).
+    """
+    if not values:
+        return
+    bounds = histogram._upper_bounds
+    counts: dict[int, int] = {}
+    for value in values:
+        index = bisect_left(bounds, value)
+        counts[index] = counts.get(index, 0) + 1
+    for index, count in counts.items():
+        histogram._buckets[index].inc(count)
+    histogram._sum.inc(sum(values))

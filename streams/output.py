@@ -20,7 +20,7 @@ from aiokafka import AIOKafkaProducer
 
 from eventyard.streams import metrics
 from eventyard.streams.deadletter import DeadLetter
-from eventyard.streams.envelope import encode_envelope, group_by_partition, user_key
+from eventyard.streams.envelope import encode_dest_envelope, group_by_partition, user_key
 from eventyard.streams.topics import TopicNames
 
 
@@ -63,15 +63,17 @@ class OutputProducer(mode.Service):
     async def enqueue_routed(self, routes: dict[str, list[dict[str, Any]]]) -> list[asyncio.Future]:
         """Queue each destination's items as envelopes partitioned by user key; return the ack futures.
 
-        Records are queued in call order, so per-partition order follows the order of the calls.
+        Records are queued in call order, so per-partition order follows the order of the calls.  An
+        event routed unchanged to several destinations is encoded once.
         """
         futures = []
+        encoded: dict[int, bytes] = {}
         for destination, items in routes.items():
             topic = self.topics.dest(destination)
             groups = group_by_partition(items, await self.partitions(topic),
                                         lambda item: user_key(item["event"]))
             for partition, group in groups.items():
-                futures.append(await self.producer.send(topic, encode_envelope("dest", group),
+                futures.append(await self.producer.send(topic, encode_dest_envelope(group, encoded),
                                                         partition=partition))
         return futures
 

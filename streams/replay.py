@@ -30,7 +30,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from eventyard.streams.deadletter import HEADER_PREFIX, decode_headers
-from eventyard.streams.envelope import encode_envelope, group_by_partition, user_key
+from eventyard.streams.envelope import encode_dest_envelope, group_by_partition, user_key
 from eventyard.transforms.fql import compile_fql, compile_matcher
 
 _RELATIVE = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
@@ -146,7 +146,7 @@ async def replay(bootstrap_servers: str, records: list[DeadRecord], target_topic
         groups = group_by_partition(items, partitions, lambda item: user_key(item["event"]))
         for partition, group in groups.items():
             for start in range(0, len(group), batch_size):
-                envelope = encode_envelope("dest", group[start:start + batch_size])
+                envelope = encode_dest_envelope(group[start:start + batch_size])
                 futures.append(await producer.send(target_topic, envelope, partition=partition))
         for future in futures:
             await future

@@ -122,3 +122,27 @@ async def test_error_mapping() -> None:
     assert isinstance(kafka_outcome(MessageSizeTooLargeError()), Fail)
     assert isinstance(kafka_outcome(TopicAuthorizationFailedError()), Fail)
     assert kafka_outcome(TypeError("not JSON")).error_class == "invalid_event"
+
+
+async def test_encoded_events_fill_several_batches_in_order_on_the_java_partition(bootstrap: str) -> None:
+    from aiokafka.partitioner import DefaultPartitioner
+
+    from eventyard.destinations.base import EncodedEvent
+
+    topic = await _create_topic(bootstrap)
+    dest = KafkaTopicDestination("out", KafkaTopicSettings(topic=topic, bootstrap_servers=bootstrap,
+                                                           max_batch_bytes=64 * 1024),
+                                 DestinationContext("/tmp", "out"))
+    await dest.setup()
+    events = [{"messageId": f"m{i}", "userId": f"u{i % 5}", "n": i, "pad": "x" * 900} for i in range(1500)]
+    try:
+        outcomes = await dest.send_encoded([EncodedEvent.from_event("web", e) for e in events])
+    finally:
+        await dest.close()
+    assert outcomes == [DELIVERED] * 1500, "1.4 MB in 64 KB batches: several batches per partition"
+    records = await _consume(bootstrap, topic, 1500)
+    assert len(records) == 1500
+    for user in range(5):
+        mine = [r for r in records if r.key == f"u{user}".encode()]
+        assert [orjson.loads(r.value)["n"] for r in mine] == list(range(user, 1500, 5)), "per-key order"
+        assert {r.partition for r in mine} == {DefaultPartitioner()(f"u{user}".encode(), [0, 1, 2], [0, 1, 2])}

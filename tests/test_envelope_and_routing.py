@@ -6,8 +6,9 @@ import orjson
 import pytest
 
 from eventyard.config.workspace import Workspace
-from eventyard.streams.envelope import (EnvelopeError, decode_envelope, encode_envelope,
-                                        group_by_partition, partition_for, user_key)
+from eventyard.streams.envelope import (DEST_HEADER, EnvelopeError, decode_dest_events, decode_envelope,
+                                        encode_dest_envelope, encode_envelope, group_by_partition,
+                                        partition_for, user_key)
 from eventyard.streams.pipeline import Pipeline
 from eventyard.streams.routing import Router, integrations_allow
 
@@ -29,6 +30,34 @@ def test_envelope_round_trip_and_version():
 def test_bad_envelopes_say_why(data, message):
     with pytest.raises(EnvelopeError, match=message):
         decode_envelope(data)
+
+
+def test_dest_envelope_lines_carry_json_and_delivery_fields():
+    hostile = {"type": "track", "messageId": "m1", "userId": "u\t1\n", "receivedAt": "2024-05-01T12:00:00.000Z",
+               "properties": {"text": "tab\there\nnewline", "n": 1}}
+    other = {"type": "identify", "messageId": "m2", "anonymousId": 7}
+    shared: dict[int, bytes] = {}
+    data = encode_dest_envelope([{"source": "web", "event": hostile}, {"source": "app", "event": other}], shared)
+    assert data.startswith(DEST_HEADER) and data.count(b"\n") == 3, "one header line and one line per event"
+    assert len(shared) == 2 and encode_dest_envelope([{"source": "web", "event": hostile}], shared) \
+        == DEST_HEADER + data.split(b"\n")[1] + b"\n", "an event encoded once is reused from the cache"
+    first, second = decode_dest_events(data)
+    assert (first.source, first.received_ms, first.user_id, first.user_key) == ("web", 1714564800000, "u\t1\n", "u\t1\n")
+    assert orjson.loads(first.json) == hostile and first.event == hostile
+    assert (second.source, second.received_ms, second.anonymous_id, second.user_key) == ("app", None, 7, "7")
+    assert decode_envelope(data).items == [{"source": "web", "event": hostile}, {"source": "app", "event": other}]
+
+
+def test_dest_events_read_version_one_and_reject_broken_lines():
+    v1 = encode_envelope("dest", [{"source": "web", "event": {"messageId": "m", "userId": "u"}}])
+    (event,) = decode_dest_events(v1)
+    assert (event.source, event.user_key, event.event) == ("web", "u", {"messageId": "m", "userId": "u"})
+    for broken in (DEST_HEADER + b"no tab here\n", DEST_HEADER + b'["web",null]\t{}\n',
+                   DEST_HEADER + b'[1,null,null,null]\t{}\n'):
+        with pytest.raises(EnvelopeError, match="invalid dest line"):
+            decode_dest_events(broken)
+    with pytest.raises(EnvelopeError, match="not {source, event}"):
+        decode_dest_events(encode_envelope("dest", ["not an item"]))
 
 
 def test_partitioning_is_stable_and_by_user():

@@ -70,3 +70,21 @@ async def test_counters_per_stage_and_promtool_clean(workspace_factory, bootstra
             assert check.returncode == 0 and not check.stdout.strip(), (url, check.stdout, check.stderr)
     finally:
         await stack.stop()
+
+
+def test_observe_many_matches_one_observe_per_value():
+    from prometheus_client import CollectorRegistry, Histogram, generate_latest
+
+    from eventyard.streams.metrics import LATENCY_BUCKETS, observe_many
+
+    registry = CollectorRegistry()
+    bulk = Histogram("bulk_seconds", "b", ["d"], buckets=LATENCY_BUCKETS, registry=registry)
+    single = Histogram("single_seconds", "s", ["d"], buckets=LATENCY_BUCKETS, registry=registry)
+    values = [0.0, 0.005, 0.0051, 0.3, 1.0, 59.9, 14400.0, 20000.0] * 3
+    observe_many(bulk.labels("x"), values)
+    for value in values:
+        single.labels("x").observe(value)
+    text = generate_latest(registry).decode()
+    samples = lambda name: [line.split(name, 1)[1] for line in text.splitlines()  # noqa: E731
+                            if line.startswith(name) and "_created" not in line]
+    assert samples("bulk_seconds") == samples("single_seconds") and len(samples("bulk_seconds")) == 20
