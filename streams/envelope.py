@@ -16,11 +16,12 @@ tight loop.  The value of a record is orjson-encoded::
 Version 2, written on ``dest`` topics (:func:`encode_dest_envelope`), is line-framed so that a delivery
 agent never parses an event it only forwards (``file``, ``kafka_topic``)::
 
-    {"v":2,"kind":"dest"}\n
-    ["web",1714564799000,"user-1",null]\t{...event JSON...}\n      (one line per event)
+    {"v":2,"kind":"dest","meta":[["web",1714564799000,"user-1",null], ...]}\n
+    {...event JSON...}\n      (one line per event, in the order of "meta")
 
-Each line is a small JSON array — source, ``receivedAt`` in UNIX milliseconds (or null), userId,
-anonymousId — a tab, and the event's compact JSON (orjson never writes a raw tab or newline).
+``meta`` holds, per event, what delivery needs without parsing it — source, ``receivedAt`` in UNIX
+milliseconds (or null), userId, anonymousId; each following line is an event's compact JSON (orjson never
+writes a raw newline).
 :func:`decode_dest_events` reads both versions into :class:`~eventyard.destinations.base.EncodedEvent`;
 :func:`decode_envelope` reads both into ``{"source", "event"}`` items.
 
@@ -45,9 +46,9 @@ from eventyard.destinations.base import EncodedEvent
 
 ENVELOPE_VERSION = 1
 KNOWN_VERSIONS = frozenset({1})
-"""Versions of the JSON form; version 2 is the line-framed form of dest envelopes (:data:`DEST_HEADER`)."""
+"""Versions of the JSON form; version 2 is the line-framed form of dest envelopes (:data:`DEST_PREFIX`)."""
 KINDS = frozenset({"raw", "dest"})
-DEST_HEADER = b'{"v":2,"kind":"dest"}\n'
+DEST_PREFIX = b'{"v":2,"kind":"dest","meta":'
 
 Item = dict[str, Any]
 
@@ -74,7 +75,7 @@ def decode_envelope(data: bytes | None) -> Envelope:
     """Parse and check an envelope; raise :class:`EnvelopeError` saying what is wrong."""
     if not data:
         raise EnvelopeError("empty record")
-    if data.startswith(DEST_HEADER):
+    if data.startswith(DEST_PREFIX):
         items = []
         for encoded in _dest_lines(data):
             try:
@@ -114,44 +115,47 @@ def _parse_received(value: str) -> int | None:
 def encode_dest_envelope(items: list[Item], encoded: dict[int, bytes] | None = None) -> bytes:
     """Serialize ``{"source", "event"}`` items as a version-2 ``dest`` envelope.
 
-    ``encoded`` caches each event's line by ``id(event)`` across calls, for an event routed to several
+    ``encoded`` caches each event's JSON by ``id(event)`` across calls, for an event routed to several
     destinations unchanged (the caller keeps the events alive while it uses the cache).
     """
     dumps = orjson.dumps
-    lines = [DEST_HEADER]
+    meta, bodies = [], []
     for item in items:
         event = item["event"]
-        line = encoded.get(id(event)) if encoded is not None else None
-        if line is None:
-            meta = dumps([item["source"], received_ms(event.get("receivedAt")), event.get("userId"),
-                          event.get("anonymousId")])
-            line = b"%s\t%s\n" % (meta, dumps(event))
+        body = encoded.get(id(event)) if encoded is not None else None
+        if body is None:
+            body = dumps(event)
             if encoded is not None:
-                encoded[id(event)] = line
-        lines.append(line)
-    return b"".join(lines)
+                encoded[id(event)] = body
+        bodies.append(body)
+        meta.append((item["source"], received_ms(event.get("receivedAt")), event.get("userId"),
+                     event.get("anonymousId")))
+    bodies.append(b"")
+    return b"%s%s}\n%s" % (DEST_PREFIX, dumps(meta), b"\n".join(bodies))
 
 
 def _dest_lines(data: bytes) -> list[EncodedEvent]:
+    end = data.find(b"\n")
+    try:
+        meta = orjson.loads(data[:end]).get("meta") if end > 0 else None
+    except orjson.JSONDecodeError:
+        meta = None
+    if not isinstance(meta, list):
+        raise EnvelopeError("invalid dest envelope header")
+    bodies = data[end + 1:].split(b"\n")
+    if bodies.pop() != b"" or len(bodies) != len(meta):
+        raise EnvelopeError(f"dest envelope lists {len(meta)} events but holds {len(bodies)} lines")
     events = []
-    loads = orjson.loads
-    for line in data[len(DEST_HEADER):].split(b"\n"):
-        if not line:
-            continue
-        meta, tab, body = line.partition(b"\t")
-        try:
-            source, received, user_id, anonymous_id = loads(meta)
-        except (orjson.JSONDecodeError, ValueError, TypeError):
-            raise EnvelopeError(f"invalid dest line: {line[:80]!r}") from None
-        if not tab or not isinstance(source, str):
-            raise EnvelopeError(f"invalid dest line: {line[:80]!r}")
-        events.append(EncodedEvent(source, body, received, user_id, anonymous_id))
+    for fields, body in zip(meta, bodies):
+        if not isinstance(fields, list) or len(fields) != 4 or not isinstance(fields[0], str):
+            raise EnvelopeError(f"invalid dest envelope meta: {fields!r:.80}")
+        events.append(EncodedEvent(fields[0], body, fields[1], fields[2], fields[3]))
     return events
 
 
 def decode_dest_events(data: bytes | None) -> list[EncodedEvent]:
     """The events of a ``dest`` envelope (either version), without parsing version-2 events."""
-    if data and data.startswith(DEST_HEADER):
+    if data and data.startswith(DEST_PREFIX):
         return _dest_lines(data)
     events = []
     for item in decode_envelope(data).items:

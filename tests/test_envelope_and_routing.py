@@ -6,7 +6,7 @@ import orjson
 import pytest
 
 from eventyard.config.workspace import Workspace
-from eventyard.streams.envelope import (DEST_HEADER, EnvelopeError, decode_dest_events, decode_envelope,
+from eventyard.streams.envelope import (DEST_PREFIX, EnvelopeError, decode_dest_events, decode_envelope,
                                         encode_dest_envelope, encode_envelope, group_by_partition,
                                         partition_for, user_key)
 from eventyard.streams.pipeline import Pipeline
@@ -38,23 +38,29 @@ def test_dest_envelope_lines_carry_json_and_delivery_fields():
     other = {"type": "identify", "messageId": "m2", "anonymousId": 7}
     shared: dict[int, bytes] = {}
     data = encode_dest_envelope([{"source": "web", "event": hostile}, {"source": "app", "event": other}], shared)
-    assert data.startswith(DEST_HEADER) and data.count(b"\n") == 3, "one header line and one line per event"
-    assert len(shared) == 2 and encode_dest_envelope([{"source": "web", "event": hostile}], shared) \
-        == DEST_HEADER + data.split(b"\n")[1] + b"\n", "an event encoded once is reused from the cache"
+    header, first_line, second_line, end = data.split(b"\n")
+    assert header.startswith(DEST_PREFIX) and end == b"", "one header line and one line per event"
+    assert orjson.loads(header)["meta"] == [["web", 1714564800000, "u\t1\n", None], ["app", None, None, 7]]
+    assert orjson.loads(first_line) == hostile and orjson.loads(second_line) == other
+    assert shared[id(hostile)] == first_line, "an event routed to several destinations is encoded once"
     first, second = decode_dest_events(data)
     assert (first.source, first.received_ms, first.user_id, first.user_key) == ("web", 1714564800000, "u\t1\n", "u\t1\n")
-    assert orjson.loads(first.json) == hostile and first.event == hostile
+    assert first.json == first_line and first.event == hostile
     assert (second.source, second.received_ms, second.anonymous_id, second.user_key) == ("app", None, 7, "7")
     assert decode_envelope(data).items == [{"source": "web", "event": hostile}, {"source": "app", "event": other}]
+    assert decode_dest_events(encode_dest_envelope([])) == []
 
 
-def test_dest_events_read_version_one_and_reject_broken_lines():
+def test_dest_events_read_version_one_and_reject_broken_envelopes():
     v1 = encode_envelope("dest", [{"source": "web", "event": {"messageId": "m", "userId": "u"}}])
     (event,) = decode_dest_events(v1)
     assert (event.source, event.user_key, event.event) == ("web", "u", {"messageId": "m", "userId": "u"})
-    for broken in (DEST_HEADER + b"no tab here\n", DEST_HEADER + b'["web",null]\t{}\n',
-                   DEST_HEADER + b'[1,null,null,null]\t{}\n'):
-        with pytest.raises(EnvelopeError, match="invalid dest line"):
+    for broken, message in ((DEST_PREFIX + b"[]}", "invalid dest envelope header"),
+                            (DEST_PREFIX + b"{}}\n", "invalid dest envelope header"),
+                            (DEST_PREFIX + b'[["web",null,null,null]]}\n', "lists 1 events but holds 0"),
+                            (DEST_PREFIX + b'[["web",null,null,null]]}\n{}\n{}\n', "lists 1 events but holds 2"),
+                            (DEST_PREFIX + b'[[1,null,null,null]]}\n{}\n', "invalid dest envelope meta")):
+        with pytest.raises(EnvelopeError, match=message):
             decode_dest_events(broken)
     with pytest.raises(EnvelopeError, match="not {source, event}"):
         decode_dest_events(encode_envelope("dest", ["not an item"]))
