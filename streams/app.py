@@ -26,6 +26,7 @@ from typing import Any
 import faust
 
 from eventyard.config.loader import LoadedWorkspace
+from eventyard.streams.consumer import EventyardTransport
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,10 @@ class EventyardApp(faust.App):
     """
 
     drain_seconds: float = 5.0
+
+    def _new_transport(self) -> Any:
+        """Faust's aiokafka transport with a bounded fetch wait (``eventyard.streams.consumer``)."""
+        return EventyardTransport(self.conf.broker_consumer, self)
 
     async def _consumer_wait_empty(self, consumer: Any, logger: Any) -> None:
         try:

@@ -78,3 +78,24 @@ def test_batch_with_body_write_key_delivers_every_event(stack):
         if event["type"] == "track":
             per_user.setdefault(event["userId"], []).append(int(event["messageId"][2:]))
     assert all(seq == sorted(seq) for seq in per_user.values()), "per-user order must hold"
+
+
+def test_idle_pipeline_delivers_within_a_fraction_of_a_second(stack):
+    """Each consumer hop waits at most ``FETCH_MAX_WAIT_MS`` (Tansu does not wake a waiting fetch; with
+    Faust's 1,500 ms the median here was over 700 ms)."""
+    workspace, ingest, _ = stack
+    archive = workspace / "archive"
+    latencies = []
+    for n in range(12):
+        status, _ = post(ingest.port, "/v1/track", {"userId": "u-idle", "event": "Tick", "messageId": f"idle-{n}"})
+        assert status == 200
+        sent = time.monotonic()
+        while time.monotonic() - sent < 10:
+            if archive.exists() and any(e["messageId"] == f"idle-{n}" for e in read_jsonl(archive)):
+                break
+            time.sleep(0.01)
+        latencies.append(time.monotonic() - sent)
+        time.sleep(0.2)
+    latencies.sort()
+    assert latencies[-1] < 10, "every event arrived"
+    assert latencies[len(latencies) // 2] < 0.5, f"median idle latency {latencies[len(latencies) // 2]:.3f} s"
