@@ -29,7 +29,7 @@ class DestinationStages:
     def __init__(self, config: DestinationConfig, directory: Path) -> None:
         self.name = config.name
         self.chain = FilterChain(config.filters) if config.filters else None
-        self.transforms = [t for t in config.transforms if t.enabled]
+        self.transforms = [t.program.apply for t in config.transforms if t.enabled]
         self.functions = [UserFunction(str(directory / f.file), f.function, f.timeout_seconds)
                           for f in config.functions]
         self.passthrough = self.chain is None and not self.transforms
@@ -38,14 +38,13 @@ class DestinationStages:
         """The event this destination gets from ``item`` (``None``: nothing; see module docstring)."""
         event = item["event"]
         if self.chain is not None:
-            result = self.chain.apply(event)
-            if result.event is None:
-                out.filtered[(source, self.name, "filters", result.reason)] += 1
+            event, reason, _ = self.chain.decide(event)
+            if event is None:
+                out.filtered[(source, self.name, "filters", reason)] += 1
                 return None
-            event = result.event
-        for transformation in self.transforms:
+        for transform in self.transforms:
             try:
-                event = transformation.apply(event)
+                event = transform(event)
             except Exception as exc:  # a user's FQL that fails on this event: dead-letter it
                 out.dead_letters.append(DestinationDeadLetter(
                     self.name, {"source": source, "event": event}, "transform_error",

@@ -23,7 +23,9 @@ destination phase (:meth:`Pipeline.destination_phase`), per item —
 5. per destination (``eventyard.streams.fanout``): filters → destination transformations.
 
 The output keeps input order within each destination (per-user order holds because the agent
-re-partitions by user key on the way out).
+re-partitions by user key on the way out).  An event that no stage of a destination changed is
+routed as the same item object to every such destination; no stage ever mutates an event in place
+(each copies what it edits), so sharing is safe.
 """
 
 from __future__ import annotations
@@ -64,9 +66,10 @@ class Pipeline:
         forwarded: list[tuple[str, dict]] = []
         forward = lambda source, event: forwarded.append((source, event))  # noqa: E731
         seen: set[str] = set()
-        sources, dedup = self.sources, self.dedup
+        sources, dedup, message_ids = self.sources, self.dedup, out.message_ids
         for item in items:
-            if not isinstance(item, dict) or not isinstance(item.get("event"), dict):
+            event = item.get("event") if isinstance(item, dict) else None
+            if not isinstance(event, dict):
                 out.rejects.append(reject_record(item, "decode", "malformed_item",
                                                  "item is not {source, event}"))
                 continue
@@ -76,13 +79,13 @@ class Pipeline:
                 out.rejects.append(reject_record(item, "decode", "unknown_source",
                                                  f"source {source!r} is not in the workspace"))
                 continue
-            message_id = item["event"].get("messageId")
+            message_id = event.get("messageId")
             if dedup and isinstance(message_id, str):
                 if message_id in seen or (is_duplicate is not None and is_duplicate(message_id)):
                     out.discarded[(source, "dedup", "duplicate")] += 1
                     continue
                 seen.add(message_id)
-                out.message_ids.append(message_id)
+                message_ids.append(message_id)
             event = stages.run(item, out, forward)
             if event is not None:
                 accepted.append({"source": source, "event": event})
@@ -93,27 +96,30 @@ class Pipeline:
         return accepted
 
     def destination_phase(self, items: list[Item], out: PipelineOutput) -> None:
-        """Stages 4–5: fill ``out.routes``."""
+        """Stages 4–5: fill ``out.routes``; an event no stage changed is routed as the same item."""
         routes, destinations, router = out.routes, self.destinations, self.router
+        default_targets = router.default_targets
         for item in items:
             source, event = item["source"], item["event"]
-            targets = router.route(source, event)
-            for name in router.disabled(source, event):
-                out.dead_letters.append(DestinationDeadLetter(
-                    name, item, "destination_disabled", f"destination {name} is disabled"))
+            if router.has_disabled:
+                for name in router.disabled(source, event):
+                    out.dead_letters.append(DestinationDeadLetter(
+                        name, item, "destination_disabled", f"destination {name} is disabled"))
             if event.get("integrations"):
+                targets = router.route(source, event)
                 for name in router.excluded(source, targets):
                     out.filtered[(source, name, "integrations", "disabled")] += 1
+            else:
+                targets = default_targets.get(source, ())
             if not targets:
                 out.discarded[(source, "routing", "no_destination")] += 1
                 continue
             for name in targets:
                 stages = destinations[name]
-                if not stages.passthrough:
-                    result = stages.apply(source, item, out)
-                    if result is None:
-                        continue
-                    if result is not event:
-                        routes.setdefault(name, []).append({"source": source, "event": result})
-                        continue
-                routes.setdefault(name, []).append(item)
+                result = event if stages.passthrough else stages.apply(source, item, out)
+                if result is None:
+                    continue
+                routed = routes.get(name)
+                if routed is None:
+                    routed = routes[name] = []
+                routed.append(item if result is event else {"source": source, "event": result})

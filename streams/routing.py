@@ -39,17 +39,20 @@ class Router:
             source.name: [d for d in workspace.destinations
                           if d.enabled and (d.sources is None or source.name in d.sources)]
             for source in workspace.sources}
-        self._default = {name: [d.name for d in dests] for name, dests in self._candidates.items()}
+        self.default_targets = {name: [d.name for d in dests] for name, dests in self._candidates.items()}
+        """Per source, what :meth:`route` answers for an event without an ``integrations`` object."""
         self._disabled: dict[str, list[DestinationConfig]] = {
             source.name: [d for d in workspace.destinations
                           if not d.enabled and (d.sources is None or source.name in d.sources)]
             for source in workspace.sources}
+        self.has_disabled = any(self._disabled.values())
+        """Whether any source has a disabled destination (else :meth:`disabled` is always empty)."""
 
     def route(self, source: str, event: dict[str, Any]) -> list[str]:
         """The destinations that should receive ``event`` from ``source``."""
         integrations = event.get("integrations")
         if not integrations:
-            return self._default.get(source, [])
+            return self.default_targets.get(source, [])
         return [d.name for d in self._candidates.get(source, ())
                 if integrations_allow(integrations, d.answers_to)]
 
@@ -67,7 +70,7 @@ class Router:
 
     def excluded(self, source: str, targets: list[str]) -> list[str]:
         """The destinations of ``source`` that ``route`` left out of ``targets``."""
-        candidates = self._default.get(source, [])
+        candidates = self.default_targets.get(source, [])
         if len(targets) == len(candidates):
             return []
         return [name for name in candidates if name not in targets]

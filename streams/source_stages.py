@@ -5,11 +5,14 @@ compiled at start; :class:`~eventyard.transforms.protocols.PlanError` names the 
 :meth:`SourceStages.run` takes one event and returns the event to pass on, or ``None``; everything
 else it decides is recorded in the envelope's :class:`PipelineOutput`:
 
-* ``NormalizationError`` (over-long names, bad ``receivedAt``) → a reject record, stage ``normalize``;
-* tracking plan (``enforce``): violations counted per (source, violation type); in ``enforce`` mode a
-  blocked event becomes a blocked record (and, with ``forwarding_blocked_events_to``, an item of that
-  source), omissions are counted; in ``observe`` mode nothing changes and would-block / would-omit are
-  counted; with ``forwarding_violations_to`` each violation becomes a ``Violation Generated`` event;
+* ``NormalizationError`` (over-long names, bad ``receivedAt``) → a reject record, stage ``normalize``
+  (the names are scanned once per event, for this check and the naming lint together:
+  :func:`~eventyard.transforms.protocols.key_scan.scan_event`);
+* tracking plan (an :class:`~eventyard.transforms.protocols.Enforcer` per source): violations
+  counted per (source, violation type); in ``enforce`` mode a blocked event becomes a blocked record
+  (and, with ``forwarding_blocked_events_to``, an item of that source), omissions are counted; in
+  ``observe`` mode nothing changes and would-block / would-omit are counted; with
+  ``forwarding_violations_to`` each violation becomes a ``Violation Generated`` event;
 * naming lint (on by default): findings are counted as violations of type ``naming``, never block;
 * source transformations in order: ``None`` drops (counted), an error rejects (stage
   ``source_transform``).
@@ -20,50 +23,18 @@ a forwarded item is never forwarded again, so forwarding cannot loop.
 
 from __future__ import annotations
 
-from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 from eventyard.config.workspace import SourceConfig
 from eventyard.streams.pipeline_output import Item, PipelineOutput, reject_record
 from eventyard.transforms.functions import UserFunction
-from eventyard.transforms.protocols import NormalizationError, enforce, load_plan, normalize
-from eventyard.transforms.protocols.naming import lint_event_name, lint_key
+from eventyard.transforms.protocols import Enforcer, NormalizationError, load_plan, normalize
+from eventyard.transforms.protocols.key_scan import scan_event
+from eventyard.transforms.protocols.normalize import check_names
 from eventyard.transforms.protocols.violations import violation_event
 
 OTHER_EVENTS = "_other"
-
-
-@lru_cache(maxsize=8192)
-def _name_findings(name: str) -> int:
-    return len(lint_event_name(name))
-
-
-@lru_cache(maxsize=16384)
-def _key_findings(key: str, case: str) -> int:
-    return len(lint_key(key, "", case))
-
-
-def _count_key_findings(obj: Any, case: str) -> int:
-    count = 0
-    if isinstance(obj, dict):
-        for key, value in obj.items():
-            count += _key_findings(str(key), case)
-            if isinstance(value, (dict, list)):
-                count += _count_key_findings(value, case)
-    elif isinstance(obj, list):
-        for value in obj:
-            if isinstance(value, (dict, list)):
-                count += _count_key_findings(value, case)
-    return count
-
-
-def naming_findings(event: dict, case: str) -> int:
-    """How many naming-lint findings ``event`` has (cached per name and key)."""
-    name = event.get("event")
-    count = _name_findings(name) if event.get("type") == "track" and isinstance(name, str) else 0
-    return (count + _count_key_findings(event.get("properties"), case)
-            + _count_key_findings(event.get("traits"), case))
 
 
 def violation_label(kind: str) -> str:
@@ -76,37 +47,40 @@ class SourceStages:
 
     def __init__(self, config: SourceConfig, directory: Path) -> None:
         self.name = config.name
-        self.plan = load_plan(directory / config.tracking_plan) if config.tracking_plan else None
+        plan = load_plan(directory / config.tracking_plan) if config.tracking_plan else None
+        self.enforcer = Enforcer(plan, config.protocols) if plan is not None else None
         self.plan_name = config.tracking_plan or ""
         self.settings = config.protocols
         self.observe = self.settings.mode == "observe"
         self.lint_case = config.naming_lint.case if config.naming_lint.enabled else None
         self.event_label_cap = config.violation_event_labels
         self._event_labels: set[str] = set()
-        self.transforms = [t for t in config.transforms if t.enabled]
+        self.transforms = [t.program.apply for t in config.transforms if t.enabled]
         self.functions = [UserFunction(str(directory / f.file), f.function, f.timeout_seconds)
                           for f in config.functions]
 
     def run(self, item: Item, out: PipelineOutput, forward: Callable[[str, dict], None] | None) -> dict | None:
         """Run ``item``'s event through the stages; ``forward(source, event)`` when forwarding is on."""
         source = self.name
+        event = item["event"]
+        too_long, findings = scan_event(event, self.lint_case)
         try:
-            event = normalize(item["event"], item["event"].get("receivedAt"))
+            if too_long:
+                check_names(event)  # raises, naming the key
+            event = normalize(event, event.get("receivedAt"), check_keys=False)
         except NormalizationError as exc:
             reason = str(exc.reason).replace(" ", "_")
             out.rejects.append(reject_record(item, "normalize", reason, str(exc), exc.field))
             return None
-        if self.lint_case is not None:
-            findings = naming_findings(event, self.lint_case)
-            if findings:
-                out.violations[(source, "naming")] += findings
-        if self.plan is not None:
+        if findings:
+            out.violations[(source, "naming")] += findings
+        if self.enforcer is not None:
             event = self._enforce(item, event, out, forward)
             if event is None:
                 return None
-        for transformation in self.transforms:
+        for transform in self.transforms:
             try:
-                event = transformation.apply(event)
+                event = transform(event)
             except Exception as exc:  # an FQL evaluation error in user config must not stop others
                 out.rejects.append(reject_record(item, "source_transform", "transform_error",
                                                  f"{type(exc).__name__}: {exc}"))
@@ -119,7 +93,7 @@ class SourceStages:
     def _enforce(self, item: Item, event: dict, out: PipelineOutput,
                  forward: Callable[[str, dict], None] | None) -> dict | None:
         source, settings = self.name, self.settings
-        verdict = enforce(self.plan, settings, event)
+        verdict = self.enforcer.check(event)
         if verdict.violations:
             for violation in verdict.violations:
                 out.violations[(source, violation_label(violation["type"]))] += 1

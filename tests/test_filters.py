@@ -138,3 +138,11 @@ def test_sampling_without_path_is_random_but_proportional():
     sampled = chain({"if": "all", "actions": [{"type": "sample", "percent": 0.5}]})
     kept = sum(sampled.apply(EVENT).kept for _ in range(10_000))
     assert 4_500 < kept < 5_500
+
+
+def test_property_edits_that_remove_nothing_pass_the_event_on_as_it_is():
+    result = chain({"if": "all", "actions": [
+        {"type": "drop_properties", "fields": {"properties": ["absent"], "no.such.path": ["x"]}},
+        {"type": "allow_properties", "fields": {"context": ["ip", "library"]}},
+    ]}).apply(EVENT)
+    assert result.event is EVENT

@@ -48,10 +48,14 @@ def fn(tmp_path) -> UserFunction:
     return UserFunction(str(path), "transform", timeout_seconds=1.0)
 
 
-async def test_a_function_that_allocates_without_bound_hits_the_memory_cap(fn):
+async def test_a_function_that_allocates_without_bound_hits_the_memory_cap(tmp_path):
+    path = tmp_path / "fns.py"
+    path.write_text(FUNCTIONS)
+    # zero-filling 1 GiB takes well under a second, but not on a loaded machine: the timeout is not tested here
+    patient = UserFunction(str(path), "transform", timeout_seconds=20.0)
     pool = FunctionPool()
     try:
-        outcomes = await pool.run(fn, [{"kind": "allocate"}, {"kind": "ok"}], {"source": "web"})
+        outcomes = await pool.run(patient, [{"kind": "allocate"}, {"kind": "ok"}], {"source": "web"})
     finally:
         await pool.close()
     assert outcomes[0].error_class == "function_error" and "MemoryError" in outcomes[0].error

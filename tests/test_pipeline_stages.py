@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import hashlib
 import json
 from pathlib import Path
 
@@ -173,6 +175,56 @@ def test_destination_filters_and_transforms_apply_per_destination(tmp_path):
     assert [(d.destination, d.error_class, d.item["event"]["messageId"]) for d in out.dead_letters] \
         == [("c", "transform_error", "m4")]
     assert out.routes["a"][0]["event"] is not track("m2")["event"]
+
+
+def test_one_destination_edits_reach_neither_the_others_nor_the_input(tmp_path):
+    pipeline = make(tmp_path, web={"transforms": [
+        {"if": "all", "hashPropertiesConfiguration": {"paths": ["properties.email"]}}]}, destinations=[
+        {"name": "a", "type": "file",  # drops nothing, then edits
+         "filters": [{"if": "all", "actions": [{"type": "drop_properties",
+                                                "fields": {"properties": ["absent"]}}]}],
+         "transforms": [{"if": "all", "newEventName": "Renamed",
+                         "propertyRenames": [{"oldName": "total", "newName": "amount"}]}]},
+        {"name": "b", "type": "file"},
+        {"name": "c", "type": "file",
+         "filters": [{"if": "all", "actions": [{"type": "drop_properties",
+                                                "fields": {"context": ["ip"]}}]}],
+         "transforms": [{"if": "event = 'Other'", "drop": True},
+                        {"if": "all", "propertyValueTransformations": [
+                            {"propertyPaths": ["properties.total"], "propertyValue": 0}]}]},
+    ])
+    item = track("m1", total=5, email="e@x")
+    item["event"]["context"] = {"ip": "1.2.3.4"}
+    before = copy.deepcopy(item)
+    out = pipeline.process([item])
+    assert item == before
+    hashed = hashlib.sha256(b"e@x").hexdigest()
+    [a], [b], [c] = out.routes["a"], out.routes["b"], out.routes["c"]
+    assert (a["event"]["event"], a["event"]["properties"], a["event"]["context"]) == (
+        "Renamed", {"email": hashed, "amount": 5}, {"ip": "1.2.3.4"})
+    assert (b["event"]["event"], b["event"]["properties"], b["event"]["context"]) == (
+        "Order Completed", {"total": 5, "email": hashed}, {"ip": "1.2.3.4"})
+    assert (c["event"]["event"], c["event"]["properties"], c["event"]["context"]) == (
+        "Order Completed", {"total": 0, "email": hashed}, {})
+
+
+def test_blocked_records_keep_the_event_the_target_source_transformed(tmp_path):
+    (tmp_path / "plan.json").write_text(json.dumps(PLAN))
+    pipeline = Pipeline(Workspace.model_validate({
+        "sources": [
+            {"name": "web", "write_key": "k1", "tracking_plan": "plan.json", "protocols": {
+                "track_unplanned_events": "block", "forwarding_blocked_events_to": "quarantine"}},
+            {"name": "quarantine", "write_key": "k2", "transforms": [
+                {"if": "all", "newEventName": "Quarantined",
+                 "hashPropertiesConfiguration": {"paths": ["properties.email"]}}]}],
+        "destinations": [{"name": "a", "type": "file"}]}), tmp_path)
+    out = pipeline.process([track("m1", name="Unplanned Thing Happened", email="e@x")])
+    [blocked] = out.blocked
+    assert blocked["event"]["event"] == "Unplanned Thing Happened"
+    assert blocked["event"]["properties"] == {"email": "e@x"}
+    [routed] = out.routes["a"]
+    assert routed["source"] == "quarantine" and routed["event"]["event"] == "Quarantined"
+    assert routed["event"]["properties"]["email"] == hashlib.sha256(b"e@x").hexdigest()
 
 
 def test_integrations_exclusions_are_counted_per_destination(tmp_path):

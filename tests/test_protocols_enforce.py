@@ -8,7 +8,7 @@ from hypothesis import given, settings as hsettings, strategies as st
 from pydantic import ValidationError
 
 from eventyard.transforms.protocols import (
-    ProtocolsSettings, build_plan, enforce, violation_event)
+    Enforcer, ProtocolsSettings, build_plan, enforce, violation_event)
 
 PLAN = build_plan({"name": "Test Plan", "rules": [
     {"type": "TRACK", "key": "Order Completed", "version": 1, "jsonSchema": {
@@ -276,3 +276,27 @@ def test_enforce_never_raises(event, settings):
     for v in verdict.violations:
         assert set(v) == {"type", "field", "description"}
         violation_event(event, v)
+
+
+@hsettings(max_examples=300, deadline=None)
+@given(batch=st.lists(events | typed, max_size=6), settings=all_settings)
+def test_an_enforcer_kept_across_events_decides_as_enforce(batch, settings):
+    enforcer = Enforcer(PLAN, settings)
+    for event in batch + batch:  # the second pass meets remembered (name, version, keys)
+        assert enforcer.check(event) == enforce(PLAN, settings, event)
+
+
+def test_an_enforcer_remembers_what_the_plan_says_not_the_answer():
+    plan = build_plan({"rules": [
+        {"type": "TRACK", "key": "Order Completed", "version": 1,
+         "jsonSchema": {"properties": {"total": {"type": "number"}}}},
+        {"type": "TRACK", "key": "Order Completed", "version": 2,
+         "jsonSchema": {"properties": {"total": {"type": "string"}}}}]}, "versions")
+    enforcer = Enforcer(plan, ProtocolsSettings(track_violations="BLOCK",
+                                                track_unplanned_properties="omit"))
+    assert enforcer.check(order()).event["properties"] == {"total": 10}
+    assert enforcer.check(order(total="ten")).blocked
+    v2 = {**order(total="ten"), "context": {"protocols": {"event_version": 2}}}
+    verdict = enforcer.check(v2)
+    assert not verdict.blocked and verdict.rule == "TRACK 'Order Completed' v2"
+    assert enforcer.check({**v2, "properties": {"total": "ten"}}).omitted == []

@@ -16,20 +16,24 @@ incoming event; the actions of the matching filters then run in Segment's order:
 samples, then drops, then property drops, then property allow-lists. Sampling by
 ``path`` is deterministic (see :func:`eventyard.transforms.fql.tsub.sample_keep`). An
 ``if`` that raises while evaluating drops the event for this destination (fail closed)
-with reason ``filter_error`` and the error in ``detail``.
+with reason ``filter_error`` and the error in ``detail``. :meth:`FilterChain.decide` is
+``apply`` as a plain ``(event, reason, detail)`` tuple, for the pipeline; conditions are compiled
+once and ``all`` is not evaluated. Property edits copy only the containers they change; when
+they remove nothing the incoming event itself is passed on.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, TypeAdapter, field_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 
-from .fql.condition import FQLText, compile_condition
+from .fql.condition import MATCH_ALL, FQLText, compile_condition
 from .fql.paths import lookup, split_path
-from .fql.tsub import keep_fields, sample_keep
+from .fql.tsub import keep_fields_at, sample_keep
 
 MAX_FILTERS_PER_DESTINATION = 10
 
@@ -89,7 +93,6 @@ class DestinationFilter(BaseModel):
     id: str | None = None
     title: str | None = None
     description: str | None = None
-    _matches: Callable[[Any], bool] = PrivateAttr()
 
     @field_validator("actions", mode="before")
     @classmethod
@@ -102,11 +105,16 @@ class DestinationFilter(BaseModel):
         return actions
 
     def model_post_init(self, _context: Any) -> None:
-        self._matches = compile_condition(self.if_)
+        _ = self.condition  # compile now, so a broken condition fails at load
+
+    @cached_property
+    def condition(self) -> Callable[[Any], bool]:
+        """The compiled ``if`` (``all`` matches every event)."""
+        return compile_condition(self.if_)
 
     def matches(self, event: Any) -> bool:
         """True when this filter's ``if`` holds for ``event`` (may raise on evaluation errors)."""
-        return self._matches(event)
+        return self.condition(event)
 
 
 _FILTER_LIST = TypeAdapter(
@@ -128,11 +136,35 @@ class FilterResult:
         return self.event is not None
 
 
+class _CompiledFilter:
+    """One enabled filter as the chain runs it: its condition and its actions, grouped by kind."""
+
+    __slots__ = ("matches", "name", "samples", "drop", "drop_fields", "allow_fields")
+
+    def __init__(self, flt: DestinationFilter, index: int) -> None:
+        self.matches = None if flt.if_.strip() == MATCH_ALL else flt.condition
+        self.name = flt.title or flt.id or f"#{index}"
+        self.samples = [(split_path(a.path) if a.path else None, a.percent)
+                        for a in flt.actions if isinstance(a, SampleAction)]
+        self.drop = any(isinstance(a, DropAction) for a in flt.actions)
+        self.drop_fields = _field_edits(flt.actions, DropPropertiesAction)
+        self.allow_fields = _field_edits(flt.actions, AllowPropertiesAction)
+
+
+def _field_edits(actions: list[Any], kind: type) -> list[tuple[tuple[str, ...], frozenset[str]]]:
+    return [(split_path(path), frozenset(names))
+            for action in actions if isinstance(action, kind) for path, names in action.fields.items()]
+
+
 class FilterChain:
     """The validated, compiled filters of one destination."""
 
     def __init__(self, filters: list[DestinationFilter]) -> None:
         self.filters = [f for f in filters if f.enabled]
+        self._compiled = [_CompiledFilter(f, index) for index, f in enumerate(self.filters)]
+        self._samples = any(f.samples for f in self._compiled)
+        self._drops = any(f.drop for f in self._compiled)
+        self._allows = any(f.allow_fields for f in self._compiled)
 
     @classmethod
     def from_config(cls, config: list[dict]) -> FilterChain:
@@ -141,24 +173,37 @@ class FilterChain:
 
     def apply(self, event: Any) -> FilterResult:
         """Run the chain on ``event`` (see module docstring); never mutates ``event``."""
-        actions: list[Any] = []
-        for index, flt in enumerate(self.filters):
-            try:
-                matched = flt.matches(event)
-            except Exception as exc:  # fail closed: a broken filter must not leak data
-                name = flt.title or flt.id or f"#{index}"
-                return FilterResult(None, REASON_ERROR, f"filter {name}: {type(exc).__name__}: {exc}")
-            if matched:
-                actions.extend(flt.actions)
-        for action in actions:
-            if isinstance(action, SampleAction):
-                value = lookup(event, split_path(action.path)) if action.path else None
-                if not sample_keep(value, action.percent):
-                    return FilterResult(None, REASON_SAMPLED_OUT)
-        if any(isinstance(action, DropAction) for action in actions):
-            return FilterResult(None, REASON_DROP)
-        for kind, allow in ((DropPropertiesAction, False), (AllowPropertiesAction, True)):
-            for action in actions:
-                if isinstance(action, kind):
-                    event = keep_fields(event, action.fields, allow=allow)
-        return FilterResult(event)
+        return FilterResult(*self.decide(event))
+
+    def decide(self, event: Any) -> tuple[Any, str | None, str | None]:
+        """:meth:`apply` as a plain ``(event, reason, detail)`` tuple (the pipeline's hot path)."""
+        matched = []
+        for flt in self._compiled:
+            matches = flt.matches
+            if matches is not None:
+                try:
+                    if not matches(event):
+                        continue
+                except Exception as exc:  # fail closed: a broken filter must not leak data
+                    return None, REASON_ERROR, f"filter {flt.name}: {type(exc).__name__}: {exc}"
+            matched.append(flt)
+        if not matched:
+            return event, None, None
+        if self._samples:
+            for flt in matched:
+                for segments, percent in flt.samples:
+                    value = lookup(event, segments) if segments is not None else None
+                    if not sample_keep(value, percent):
+                        return None, REASON_SAMPLED_OUT, None
+        if self._drops:
+            for flt in matched:
+                if flt.drop:
+                    return None, REASON_DROP, None
+        for flt in matched:
+            for segments, names in flt.drop_fields:
+                event = keep_fields_at(event, segments, names, False)
+        if self._allows:
+            for flt in matched:
+                for segments, names in flt.allow_fields:
+                    event = keep_fields_at(event, segments, names, True)
+        return event, None, None

@@ -8,9 +8,12 @@ splitting and glob compilation happens once, at compile time. Malformed IR (unkn
 operator, wrong arity) raises :class:`FQLEvaluationError` from the compile call itself.
 
 Specialisations: constant sub-trees are folded; ``=``/``!=`` against a string constant
-compile to a plain ``==`` (only a string can equal a string, so it is still strict);
+compile to a plain ``==`` (only a string can equal a string, so it is still strict), in one
+closure with the field read when the field is a top-level name (``event = 'Signed Up'``);
 ``in`` against a list of string constants compiles to a frozenset lookup; ``match``
-with a constant pattern reuses the pre-compiled glob.
+with a constant pattern reuses the pre-compiled glob. A matcher whose root always yields a
+boolean (comparisons, ``and``/``or``/``!``, ``contains``, ``match``, ``semver``, ``bool``)
+is returned as is, without the ``is True`` wrapper.
 """
 
 from __future__ import annotations
@@ -18,12 +21,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .evaluate import literal_value, resolve_operator, truth
+from .evaluate import CONDITIONALS, literal_value, resolve_operator, truth
 from .errors import FQLEvaluationError
+from .functions import BINARY_OPERATORS
 from .glob import compile_glob, match_compiled
 from .paths import get_path, split_path
 
 Fn = Callable[[Any], Any]
+_BOOLEAN_ROOTS = CONDITIONALS | {"!", "contains", "match", "semver", "bool"} | BINARY_OPERATORS.keys()
+"""Operators whose compiled closure always returns True or False."""
 
 
 class _Const:
@@ -41,6 +47,8 @@ class _Const:
 def compile_matcher(ir: Any) -> Callable[[Any], bool]:
     """Compile ``ir`` to ``f(event) -> bool`` (True only when the IR yields exactly True)."""
     fn = compile_expression(ir)
+    if isinstance(ir, list) and ir[0] in _BOOLEAN_ROOTS and not isinstance(fn, _Const):
+        return fn
     return lambda event: fn(event) is True
 
 
@@ -67,6 +75,10 @@ def compile_expression(ir: Any) -> Fn:
         return lambda event: not truth(arg(event), "!")
     if all(isinstance(arg, _Const) for arg in args):
         return _Const(impl(*[arg.value for arg in args]))
+    if op in ("=", "!=") and isinstance(ir[1], str) and isinstance(args[1], _Const):
+        special = _field_equals(ir[1], args[1].value, op == "=")
+        if special is not None:
+            return special
     return _compile_call(op, impl, args)
 
 
@@ -126,6 +138,19 @@ def _compile_call(op: str, impl: Callable[..., Any], args: list[Fn]) -> Fn:
         a, b = args
         return lambda event: impl(a(event), b(event))
     return lambda event: impl(*[arg(event) for arg in args])
+
+
+def _field_equals(path: str, const: Any, equal: bool) -> Fn | None:
+    """``field = 'text'`` (or ``!=``) on a top-level field, in one closure; None otherwise."""
+    segments = split_path(path)
+    if len(segments) != 1 or not isinstance(const, str):
+        return None
+    (key,) = segments
+    if equal:
+        return lambda event: (event.get(key) if isinstance(event, dict)
+                              else get_path(event, segments)) == const
+    return lambda event: (event.get(key) if isinstance(event, dict)
+                          else get_path(event, segments)) != const
 
 
 def _specialise(op: str, left: Fn, const: Any) -> Fn | None:

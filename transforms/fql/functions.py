@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import math
+from json.encoder import encode_basestring
 from collections.abc import Callable
 from typing import Any
 
@@ -138,6 +139,8 @@ def to_number(value: Any) -> int | float | None:
 
 def canonical_json(value: Any) -> str:
     """Compact JSON with sorted keys: one spelling per value (used for hashing)."""
+    if isinstance(value, str):
+        return encode_basestring(value)  # what json.dumps does with a string, without an encoder
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 

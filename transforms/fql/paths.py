@@ -93,14 +93,14 @@ def set_path(obj: dict, segments: tuple[str, ...], value: Any) -> dict:
 
     A non-dict found on the way is replaced by a new dict. ``segments`` must be non-empty.
     """
-    head, rest = segments[0], segments[1:]
-    copy = dict(obj)
-    if rest:
-        child = obj.get(head)
-        copy[head] = set_path(child if isinstance(child, dict) else {}, rest, value)
-    else:
-        copy[head] = value
-    return copy
+    out = node = dict(obj)
+    for segment in segments[:-1]:
+        child = node.get(segment)
+        child = dict(child) if isinstance(child, dict) else {}
+        node[segment] = child
+        node = child
+    node[segments[-1]] = value
+    return out
 
 
 def delete_path(obj: dict, segments: tuple[str, ...]) -> dict:

@@ -24,7 +24,7 @@ from typing import Any
 from .errors import FQLEvaluationError
 from .evaluate import evaluate_matcher
 from .functions import canonical_json, format_number, is_number
-from .paths import MISSING, delete_path, lookup, rewrite_at, set_path, split_path
+from .paths import MISSING, delete_path, lookup, set_path, split_path
 
 _SCALE = float(1 << 64)
 
@@ -65,14 +65,43 @@ def sample_keep(value: Any, percent: float) -> bool:
 
 
 def keep_fields(payload: Any, fields: dict[str, list[str]], allow: bool) -> Any:
-    """Drop (``allow=False``) or keep only (``allow=True``) the named fields under each path."""
+    """Drop (``allow=False``) or keep only (``allow=True``) the named fields under each path.
+
+    Lists on the way (or at the end) fan out. Containers are copied along an edited path
+    only; when nothing is removed the payload itself is returned.
+    """
     for path, names in fields.items():
-        wanted = frozenset(names)
-        payload = rewrite_at(
-            payload, split_path(path),
-            lambda d, w=wanted: {k: v for k, v in d.items() if (k in w) is allow},
-        )
+        payload = keep_fields_at(payload, split_path(path), frozenset(names), allow)
     return payload
+
+
+def keep_fields_at(obj: Any, segments: tuple[str, ...], names: frozenset[str], allow: bool) -> Any:
+    """:func:`keep_fields` for one path already split into ``segments``."""
+    if isinstance(obj, dict):
+        if segments:
+            head = segments[0]
+            child = obj.get(head, MISSING)
+            if child is MISSING:
+                return obj
+            edited = keep_fields_at(child, segments[1:], names, allow)
+            if edited is child:
+                return obj
+            copy = dict(obj)
+            copy[head] = edited
+            return copy
+        if allow:
+            return obj if names.issuperset(obj) else {k: v for k, v in obj.items() if k in names}
+        copy = None
+        for name in names:
+            if name in obj:
+                if copy is None:
+                    copy = dict(obj)
+                del copy[name]
+        return obj if copy is None else copy
+    if isinstance(obj, list):
+        edited = [keep_fields_at(item, segments, names, allow) for item in obj]
+        return obj if all(new is old for new, old in zip(edited, obj)) else edited
+    return obj
 
 
 def _js_string(value: Any) -> Any:

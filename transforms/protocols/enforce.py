@@ -14,83 +14,52 @@ the event rule and the common rule → violation actions (BLOCK wins over OMIT) 
 property/trait omission.  Only top-level properties/traits are ever omitted; a violation inside
 ``properties.products.0.price`` omits ``properties.products``.  Violations that cannot be omitted
 (missing required keys, ``context``, ``userId``) leave the event as is.
+
+:class:`Enforcer` is ``enforce`` for one (plan, settings) pair, as the pipeline holds it per source:
+the actions per call type are looked up once, and what the plan says about an event — its rule and
+its unplanned keys — is remembered per (call, name, version, sequence of payload keys), bounded
+(plans are not modified once built).  ``enforce`` keeps one Enforcer per (plan, settings) object.
+``is_valid`` runs first; error objects are built only for invalid events.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
-
-from pydantic import BaseModel, ConfigDict
+from typing import Any, NamedTuple
 
 from .plan import Rule, TrackingPlan
-from .violations import schema_errors
+from .settings import ProtocolsSettings
+from .violations import invalid_event_errors
 
-_EMPTY: frozenset[str] = frozenset()
 _PAYLOAD_KEY = {"track": "properties", "page": "properties", "screen": "properties",
                 "identify": "traits", "group": "traits"}
+_PAYLOAD_CALLS = frozenset({"track", "identify", "group"})
+"""Calls whose properties/traits can be unplanned (Segment has no such concept for page/screen)."""
+_NAMED_CALLS = frozenset({"page", "screen"})
+_NONE: frozenset[str] = frozenset()
+_SHAPES_MAX = 4096
+_KEPT_MAX = 64
+_kept: dict[tuple[int, int], Enforcer] = {}
+"""The Enforcers ``enforce`` made, per (plan, settings) object; each holds both, so ids stay unique."""
 
 
-class ProtocolsSettings(BaseModel):
-    """Per-source schema controls (Segment's Schema Configuration, snake_case)."""
+class Shape(NamedTuple):
+    """What a plan says about events of one (call, name, version, sequence of payload keys)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    mode: Literal["enforce", "observe"] = "enforce"
-    track_unplanned_events: Literal["allow", "block"] = "allow"
-    track_unplanned_properties: Literal["allow", "omit"] = "allow"
-    track_violations: Literal["ALLOW", "BLOCK", "OMIT_PROPERTIES"] = "ALLOW"
-    identify_unplanned_traits: Literal["allow", "omit"] = "allow"
-    identify_violations: Literal["ALLOW", "BLOCK", "OMIT_TRAITS"] = "ALLOW"
-    group_unplanned_traits: Literal["allow", "omit"] = "allow"
-    group_violations: Literal["ALLOW", "BLOCK", "OMIT_TRAITS"] = "ALLOW"
-    common_track_event_on_violations: Literal["ALLOW", "BLOCK", "OMIT_PROPERTIES"] = "ALLOW"
-    common_identify_event_on_violations: Literal["ALLOW", "BLOCK", "OMIT_TRAITS"] = "ALLOW"
-    common_group_event_on_violations: Literal["ALLOW", "BLOCK", "OMIT_TRAITS"] = "ALLOW"
-    forwarding_blocked_events_to: str | None = None
-    forwarding_violations_to: str | None = None
-
-    @classmethod
-    def from_segment(cls, config: dict, mode: str = "enforce") -> "ProtocolsSettings":
-        """Build from Segment's source ``schema-config`` (booleans, snake_case Config API)."""
-        def pick(allow_event: str, allow_payload: str, omit: str) -> str:
-            if not config.get(allow_event, True):
-                return "BLOCK"
-            return "ALLOW" if config.get(allow_payload, True) else omit
-
-        def unplanned(key: str, no: str) -> str:
-            return "allow" if config.get(key, True) else no
-        common = {k: config[k] for k in ("common_track_event_on_violations",
-                  "common_identify_event_on_violations", "common_group_event_on_violations",
-                  "forwarding_blocked_events_to", "forwarding_violations_to") if config.get(k)}
-        return cls(
-            mode=mode,
-            track_unplanned_events=unplanned("allow_unplanned_track_events", "block"),
-            track_unplanned_properties=unplanned("allow_unplanned_track_event_properties", "omit"),
-            track_violations=pick("allow_track_event_on_violations",
-                                  "allow_track_properties_on_violations", "OMIT_PROPERTIES"),
-            identify_unplanned_traits=unplanned("allow_unplanned_identify_traits", "omit"),
-            identify_violations="ALLOW" if config.get("allow_identify_traits_on_violations", True)
-            else "BLOCK",
-            group_unplanned_traits=unplanned("allow_unplanned_group_traits", "omit"),
-            group_violations="ALLOW" if config.get("allow_group_traits_on_violations", True)
-            else "BLOCK",
-            **common,
-        )
-
-    def actions(self, call: str) -> tuple[str, str, str, str]:
-        """(unplanned event, unplanned payload, violations, common violations) for a call type."""
-        if call == "track":
-            return (self.track_unplanned_events, self.track_unplanned_properties,
-                    self.track_violations, self.common_track_event_on_violations)
-        if call in ("identify", "group"):
-            return ("allow", getattr(self, f"{call}_unplanned_traits"),
-                    getattr(self, f"{call}_violations"),
-                    getattr(self, f"common_{call}_event_on_violations"))
-        return "allow", "allow", "ALLOW", "ALLOW"
+    rule: Rule | None
+    label: str | None
+    extra: tuple
+    """Unplanned payload keys."""
+    paths: tuple[str, ...]
+    """The same, as ``payload_key.key`` paths."""
+    passes: bool
+    """A valid event passes on unchanged: it is planned and nothing unplanned is to be omitted."""
 
 
-@dataclass
+_NO_SHAPE = Shape(None, None, (), (), False)
+
+
+@dataclass(slots=True)
 class Verdict:
     """Outcome of ``enforce``; ``would_*`` are filled in observe mode only."""
 
@@ -105,15 +74,135 @@ class Verdict:
     would_omit: list[str] = field(default_factory=list)
 
 
-def _rule_for(plan: TrackingPlan, call: str, event: dict) -> Rule | None:
-    context = event.get("context")
-    protocols = context.get("protocols") if isinstance(context, dict) else None
-    version = protocols.get("event_version") if isinstance(protocols, dict) else None
-    if call == "track":
-        return plan.event_rule(event.get("event"), version)
-    if call in ("page", "screen"):
-        return plan.named_rule(call, event.get("name"), version)
-    return plan.identify if call == "identify" else plan.group if call == "group" else None
+def enforce(plan: TrackingPlan, settings: ProtocolsSettings, event: dict) -> Verdict:
+    """Validate ``event`` against ``plan`` and apply ``settings``; see the module contract."""
+    kept = _kept.get((id(plan), id(settings)))
+    if kept is None or kept.plan is not plan or kept.settings is not settings:
+        if len(_kept) >= _KEPT_MAX:
+            _kept.clear()
+        kept = _kept[(id(plan), id(settings))] = Enforcer(plan, settings)
+    return kept.check(event)
+
+
+class Enforcer:
+    """``enforce`` with its plan and settings fixed (see the module contract)."""
+
+    def __init__(self, plan: TrackingPlan, settings: ProtocolsSettings) -> None:
+        self.plan, self.settings = plan, settings
+        self.observe = settings.mode == "observe"
+        self._actions = {call: settings.actions(call) for call in (*_PAYLOAD_KEY, "")}
+        self._shapes: dict[tuple, Shape] = {}
+        self._versioned = any(len(versions) > 1 for table in (plan.events, plan.pages, plan.screens)
+                              for versions in table.values())
+        """Whether ``context.protocols.event_version`` can choose a rule (else it is not read)."""
+
+    def check(self, event: dict) -> Verdict:
+        """The verdict on one event; ``event`` is not mutated."""
+        call = event.get("type")
+        payload_key = _PAYLOAD_KEY.get(call) if isinstance(call, str) else None
+        if payload_key is None:
+            return self._judge(event, "", "properties", None, _NO_SHAPE)
+        payload = event.get(payload_key)
+        shape = self._shape(call, event, payload, payload_key)
+        if shape.passes and self._valid(shape.rule, event):  # only the verdict is built
+            return Verdict(event, False, [], [], [], [*shape.paths], shape.label)
+        return self._judge(event, call, payload_key, payload, shape)
+
+    def _valid(self, rule: Rule | None, event: dict) -> bool:
+        """Valid against the event's rule (if any) and the common rule; False when not JSON-like."""
+        common = self.plan.common
+        try:
+            return ((rule is None or rule.validator.is_valid(event))
+                    and (common is None or common.validator.is_valid(event)))
+        except ValueError:
+            return False  # not JSON-representable: judged and reported by check
+
+    def _judge(self, event: dict, call: str, payload_key: str, payload: Any, shape: Shape) -> Verdict:
+        """The full decision (see the module contract); ``call`` is "" for other call types."""
+        rule, label, extra, paths, _ = shape
+        on_unplanned_event, on_unplanned, on_violation, on_common = self._actions[call]
+        unplanned: list[str] = []
+        block = False
+        if rule is None and call == "track":
+            unplanned.append(f"event {event.get('event')!r}")
+            block = on_unplanned_event == "block"
+        common = self.plan.common
+        event_violations = _violations(rule.validator, event) if rule and not block else []
+        common_violations = _violations(common.validator, event) if common and not block else []
+        violations = event_violations + common_violations
+        omit_on_violation: set[str] = set()
+        if violations:
+            for action, found in ((on_violation, event_violations), (on_common, common_violations)):
+                if found and action == "BLOCK":
+                    block = True
+                elif found and action.startswith("OMIT"):
+                    omit_on_violation |= _violation_targets(found, payload_key)
+            omit_on_violation &= payload.keys() if isinstance(payload, dict) else set()
+        omit_unplanned: list[str] = []
+        if paths:
+            unplanned += paths
+            if on_unplanned == "omit":
+                omit_unplanned = [k for k in extra if k not in omit_on_violation]
+        if not (omit_unplanned or omit_on_violation or block) and (self.observe or not violations):
+            return Verdict(event, False, violations, [], [], unplanned, label)
+        omitted = [f"{payload_key}.{k}" for k in omit_unplanned]
+        on_violation_paths = sorted(f"{payload_key}.{k}" for k in omit_on_violation)
+        if self.observe:
+            return Verdict(event, False, violations, [], [], unplanned, label, block,
+                           [] if block else omitted + on_violation_paths)
+        if block:
+            return Verdict(None, True, violations, [], [], unplanned, label)
+        event = _annotate(event, payload_key, omit_unplanned + sorted(omit_on_violation), omitted,
+                          on_violation_paths, violations)
+        return Verdict(event, False, violations, omitted, on_violation_paths, unplanned, label)
+
+    def _shape(self, call: str, event: dict, payload: Any, payload_key: str) -> Shape:
+        """What the plan says about ``event``: remembered per (call, name, version, payload keys)."""
+        version = None
+        if self._versioned:
+            context = event.get("context")
+            protocols = context.get("protocols") if isinstance(context, dict) else None
+            version = protocols.get("event_version") if isinstance(protocols, dict) else None
+        name = (event.get("event") if call == "track"
+                else event.get("name") if call in _NAMED_CALLS else None)
+        keys = tuple(payload) if isinstance(payload, dict) and call in _PAYLOAD_CALLS else None
+        memo = (call, name if isinstance(name, str) else None,
+                version if type(version) is int else None, keys)
+        shape = self._shapes.get(memo)
+        if shape is None:
+            if len(self._shapes) >= _SHAPES_MAX:
+                self._shapes.clear()
+            shape = self._shapes[memo] = self._plan_shape(memo, payload_key)
+        return shape
+
+    def _plan_shape(self, memo: tuple, payload_key: str) -> Shape:
+        call, name, version, keys = memo
+        plan = self.plan
+        if call == "track":
+            rule = plan.event_rule(name, version)
+        elif call in _NAMED_CALLS:
+            rule = plan.named_rule(call, name, version)
+        else:
+            rule = plan.identify if call == "identify" else plan.group
+        extra: tuple = ()
+        if keys is not None:
+            planned = (rule.planned.get(payload_key, _NONE) if rule else _NONE) | (
+                plan.common.planned.get(payload_key, _NONE) if plan.common else _NONE)
+            extra = tuple(k for k in keys if k not in planned)
+        passes = (rule is not None or call != "track") and not (
+            extra and self._actions[call][1] == "omit")
+        return Shape(rule, rule.label if rule else None, extra,
+                     tuple(f"{payload_key}.{k}" for k in extra), passes)
+
+
+def _violations(validator: Any, event: dict) -> list[dict]:
+    """``schema_errors``: ``is_valid`` first, error objects only for an invalid event."""
+    try:
+        if validator.is_valid(event):
+            return []
+    except ValueError:
+        pass  # not JSON-representable: reported as a violation
+    return invalid_event_errors(validator, event)
 
 
 def _violation_targets(violations: list[dict], payload_key: str) -> set[str]:
@@ -121,53 +210,6 @@ def _violation_targets(violations: list[dict], payload_key: str) -> set[str]:
     prefix = payload_key + "."
     return {v["field"][len(prefix):].split(".", 1)[0]
             for v in violations if v["field"].startswith(prefix)}
-
-
-def enforce(plan: TrackingPlan, settings: ProtocolsSettings, event: dict) -> Verdict:
-    """Validate ``event`` against ``plan`` and apply ``settings``; see the module contract."""
-    call = event.get("type")
-    call = call if isinstance(call, str) and call in _PAYLOAD_KEY else None
-    on_unplanned_event, on_unplanned, on_violation, on_common = settings.actions(call or "")
-    rule = _rule_for(plan, call, event) if call else None
-    verdict = Verdict(event=event, rule=rule.label if rule else None)
-    block = False
-    if call == "track" and rule is None:
-        verdict.unplanned.append(f"event {event.get('event')!r}")
-        block = on_unplanned_event == "block"
-    event_violations = schema_errors(rule.validator, event) if rule and not block else []
-    common_violations = (schema_errors(plan.common.validator, event)
-                         if plan.common is not None and not block else [])
-    verdict.violations = event_violations + common_violations
-    payload_key = _PAYLOAD_KEY.get(call or "", "properties")
-    omit_on_violation: set[str] = set()
-    for action, found in ((on_violation, event_violations), (on_common, common_violations)):
-        if found and action == "BLOCK":
-            block = True
-        elif found and action.startswith("OMIT"):
-            omit_on_violation |= _violation_targets(found, payload_key)
-    payload = event.get(payload_key) if call else None
-    omit_unplanned: list[str] = []
-    if isinstance(payload, dict) and call in ("track", "identify", "group"):
-        planned = (rule.planned.get(payload_key, _EMPTY) if rule else _EMPTY) | (
-            plan.common.planned.get(payload_key, _EMPTY) if plan.common else _EMPTY)
-        extra = [k for k in payload if k not in planned]
-        verdict.unplanned += [f"{payload_key}.{k}" for k in extra]
-        if on_unplanned == "omit":
-            omit_unplanned = [k for k in extra if k not in omit_on_violation]
-    omit_on_violation &= payload.keys() if isinstance(payload, dict) else set()
-    omitted = [f"{payload_key}.{k}" for k in omit_unplanned]
-    on_violation_paths = sorted(f"{payload_key}.{k}" for k in omit_on_violation)
-    if settings.mode == "observe":
-        verdict.would_block = block
-        verdict.would_omit = [] if block else omitted + on_violation_paths
-        return verdict
-    if block:
-        verdict.event, verdict.blocked = None, True
-        return verdict
-    verdict.omitted, verdict.omitted_on_violation = omitted, on_violation_paths
-    verdict.event = _annotate(event, payload_key, omit_unplanned + sorted(omit_on_violation),
-                              omitted, on_violation_paths, verdict.violations)
-    return verdict
 
 
 def _annotate(event: dict, payload_key: str, drop: list[str], omitted: list[str],

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any
 
 import jsonschema_rs
@@ -55,7 +55,7 @@ class Rule:
     planned: dict[str, frozenset[str]]
     validator: Any = field(repr=False, compare=False)
 
-    @property
+    @cached_property
     def label(self) -> str:
         """Human name used in reports: ``TRACK 'Order Completed' v1``."""
         return f"{self.kind} {self.key!r} v{self.version}"

@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import orjson
 
-from .enforce import ProtocolsSettings, Verdict, enforce
+from .enforce import Verdict, enforce
 from .naming import lint_plan
 from .normalize import NormalizationError, check_names, normalize
 from .plan import PlanError, load_plan
+from .settings import ProtocolsSettings
 
 
 def _describe(verdict: Verdict, observe: bool) -> str:

@@ -34,6 +34,14 @@ def schema_errors(validator, event: dict) -> list[dict]:
     try:
         if validator.is_valid(event):
             return []
+    except ValueError as exc:  # not JSON-representable (non-str keys, bytes ...)
+        return [{"type": "Invalid Type", "field": "", "description": str(exc)}]
+    return invalid_event_errors(validator, event)
+
+
+def invalid_event_errors(validator, event: dict) -> list[dict]:
+    """:func:`schema_errors` of an event ``is_valid`` already rejected (validation is not repeated)."""
+    try:
         errors = list(validator.iter_errors(event))
     except ValueError as exc:  # not JSON-representable (non-str keys, bytes ...)
         return [{"type": "Invalid Type", "field": "", "description": str(exc)}]
