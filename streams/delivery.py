@@ -6,15 +6,12 @@ the events of the envelopes that follow it, up to ``batch_size`` events or ``lin
 the destination's dead-letter topic.  Events that must be retried wait in an in-memory retry queue, so
 the delivery agent moves on to the next envelope while they wait.
 
-The retry queue is made of *lanes*.  With ``delivery.ordering: per_user`` (the default) a lane is a
-user key: while a user has an event waiting for a retry, that user's newer events are not sent but
-appended to the lane behind it (the barrier), so they reach the destination in order; other users'
-events go straight out.  With ``ordering: none`` every event has a lane of its own and nothing waits.
-A lane is due when its backoff has passed: exponential backoff with full jitter
-(``random(0, min(cap, base·2^(attempt-1)))``), or the largest ``Retry-After`` the destination passed
-when longer.  A background task sends the events of every due lane together, in batches of
-``batch_size``.  When an event's next attempt would fall past the retry window (counted from its first
-attempt) it is dead-lettered with class ``retry_window_exceeded``.
+Retries wait in *lanes* (``eventyard.streams.retry_lanes``): with ``delivery.ordering: per_user`` (the
+default) a user with an event waiting for a retry has newer events held behind it, so they arrive in
+order, while other users' events go straight out; with ``ordering: none`` nothing waits.  Backoff is
+exponential with full jitter (``random(0, min(cap, base·2^(attempt-1)))``), or the destination's
+``Retry-After`` when longer; an event whose next attempt would fall past the retry window (counted from
+its first attempt) is dead-lettered with class ``retry_window_exceeded``.
 
 At-least-once, modelled on Faust's ack reference counting (``faust/transport/consumer.py``):
 
@@ -39,13 +36,9 @@ fails leaves the event in its lane; the write is tried again a second later.
 from __future__ import annotations
 
 import asyncio
-import bisect
-import heapq
 import itertools
 import logging
-import random
 import time
-from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Hashable
 
 from eventyard.config.workspace import DeliveryConfig
@@ -53,16 +46,12 @@ from eventyard.destinations.base import Delivered, Destination, EncodedEvent, Fa
 from eventyard.streams import metrics
 from eventyard.streams.deadletter import DeadLetter, Origin
 from eventyard.streams.envelope import received_ms
+from eventyard.streams.retry_lanes import Pending, RetryLanes, backoff_delay
 
 Item = dict[str, Any]
 DeadLetterSink = Callable[[Item, DeadLetter], Awaitable[None]]
 DEAD_LETTER_RETRY_SECONDS = 1.0
 log = logging.getLogger("eventyard.delivery")
-
-
-def backoff_delay(attempt: int, base: float, cap: float) -> float:
-    """Full-jitter exponential backoff for the ``attempt``-th retry (1-based)."""
-    return random.uniform(0, min(cap, base * (2 ** min(attempt - 1, 62))))
 
 
 class Ticket:
@@ -81,26 +70,6 @@ class Ticket:
             self.future.set_result(None)
 
 
-@dataclass(eq=False, slots=True)
-class Pending:
-    """One event on its way: attempts made, when, and the dead letter still to write, if any.
-
-    ``lane`` is looked up only when needed (a retry, or while some lane waits), since reading the user
-    key of an event that only travels as JSON may mean decoding it.
-    """
-
-    event: EncodedEvent
-    origin: Origin | None
-    ticket: Ticket
-    seq: int
-    lane: Hashable = None
-    attempts: int = 0
-    first: float | None = None
-    letter: DeadLetter | None = None
-    queued: bool = False
-    done: bool = False
-
-
 class Deliverer:
     """Resolves the events of one destination, with a retry queue of per-user lanes."""
 
@@ -112,11 +81,8 @@ class Deliverer:
         self.dead_letter = dead_letter
         self.sleep = sleep
         self.clock = clock
-        self.lanes: dict[Hashable, list[Pending]] = {}
-        self._due: list[tuple[float, int, Hashable]] = []
-        self._due_at: dict[Hashable, float] = {}
+        self.retries = RetryLanes(clock, sleep, self._start_retry_loop)
         self._seq = itertools.count()
-        self._wakeup = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
         self._fresh: list[Pending] = []
         self._flush_lock = asyncio.Lock()
@@ -131,7 +97,7 @@ class Deliverer:
     @property
     def pending(self) -> int:
         """Events waiting in the retry queue (retries and the events held behind them)."""
-        return sum(len(lane) for lane in self.lanes.values())
+        return self.retries.pending
 
     async def submit(self, items: list[EncodedEvent | Item], origin: Origin | None = None) -> asyncio.Future[None]:
         """Queue ``items`` for their first attempt; return the future that completes when all of them
@@ -185,14 +151,12 @@ class Deliverer:
             entry.done = True
             entry.ticket.future.cancel()
         self._fresh = [e for e in self._fresh if not e.done]
-        dropped = len(revoked)
-        for key in list(self.lanes):
-            for entry in self.lanes[key]:
-                if entry.origin is not None and (entry.origin.topic, entry.origin.partition) in partitions:
-                    entry.done = True
-                    entry.ticket.future.cancel()
-                    dropped += 1
-            self._replace_lane(key, [e for e in self.lanes[key] if not e.done])
+        held = self.retries.drop(lambda e: e.origin is not None
+                                 and (e.origin.topic, e.origin.partition) in partitions)
+        for entry in held:
+            entry.done = True
+            entry.ticket.future.cancel()
+        dropped = len(revoked) + len(held)
         self._pending_gauge.set(self.pending)
         return dropped
 
@@ -214,10 +178,10 @@ class Deliverer:
         """
         for start in range(0, len(entries), self.config.batch_size):
             chunk = []
-            lanes = self.lanes
+            retries = self.retries
             for entry in entries[start:start + self.config.batch_size]:
-                if not entry.queued and lanes and self._lane(entry) in lanes:
-                    self._enqueue(entry, None)
+                if not entry.queued and retries and self._lane(entry) in retries:
+                    self._hold(entry, None)
                 elif entry.letter is None:
                     chunk.append(entry)
             now = self.clock()
@@ -236,7 +200,7 @@ class Deliverer:
             self._record_delivered(delivered)
         for entry in entries:
             if entry.letter is not None and not entry.done and not await self._write_dead_letter(entry):
-                self._enqueue(entry, DEAD_LETTER_RETRY_SECONDS)
+                self._hold(entry, DEAD_LETTER_RETRY_SECONDS)
 
     def _schedule_retry(self, entry: Pending, outcome: Retry) -> None:
         retry = self.config.retry
@@ -247,7 +211,7 @@ class Deliverer:
             return
         self._count_error(outcome)
         self._retried.inc()
-        self._enqueue(entry, delay)
+        self._hold(entry, delay)
 
     def _lane(self, entry: Pending) -> Hashable:
         """The retry lane of ``entry``: its user key (``ordering: per_user``) or its own."""
@@ -255,66 +219,25 @@ class Deliverer:
             entry.lane = entry.event.user_key if self.config.ordering == "per_user" else entry.seq
         return entry.lane
 
-    def _enqueue(self, entry: Pending, delay: float | None) -> None:
-        """Put ``entry`` in its lane (in arrival order); with a ``delay``, the lane waits that long."""
-        if not entry.queued:
-            entry.queued = True
-            bisect.insort(self.lanes.setdefault(self._lane(entry), []), entry, key=lambda e: e.seq)
-        if delay is not None:
-            self._set_due(entry.lane, max(self._due_at.get(entry.lane, 0.0), self.clock() + delay))
+    def _hold(self, entry: Pending, delay: float | None) -> None:
+        """Put ``entry`` in its retry lane; with a ``delay``, the lane waits that long."""
+        self._lane(entry)
+        self.retries.hold(entry, delay)
 
-    def _set_due(self, key: Hashable, when: float) -> None:
-        self._due_at[key] = when
-        heapq.heappush(self._due, (when, next(self._seq), key))
-        self._wakeup.set()
+    def _start_retry_loop(self) -> None:
         if self._loop_task is None or self._loop_task.done():
             self._loop_task = asyncio.get_running_loop().create_task(self._retry_loop())
 
-    def _replace_lane(self, key: Hashable, kept: list[Pending]) -> None:
-        if kept:
-            self.lanes[key] = kept
-        else:
-            self.lanes.pop(key, None)
-            self._due_at.pop(key, None)
-
     async def _retry_loop(self) -> None:
-        """Send the events of due lanes; sleep until the next lane is due or a lane is added."""
-        while self._due:
-            when, _, key = self._due[0]
-            if self._due_at.get(key) != when:
-                heapq.heappop(self._due)  # stale: the lane was rescheduled or emptied
-                continue
-            wait = when - self.clock()
-            if wait > 0:
-                await self._nap(wait)
-                continue
-            due: list[Pending] = []
-            while self._due and self._due[0][0] <= self.clock():
-                when, _, key = heapq.heappop(self._due)
-                if key in self.lanes and self._due_at.get(key) == when:
-                    del self._due_at[key]
-                    lane = self.lanes[key]
-                    due += lane[:1] if lane[0].attempts else lane  # a retried head probes alone
+        """Attempt the events of due lanes until no lane is scheduled."""
+        while (due := await self.retries.take_due()) is not None:
             try:
-                await self._attempt(sorted(due, key=lambda e: e.seq))
+                await self._attempt(due)
             except Exception:  # noqa: BLE001 - the loop must survive; entries stay in their lanes
                 log.exception("retry attempt failed", extra={"destination": self.destination.name})
-                for entry in due:
-                    if not entry.done:
-                        self._set_due(entry.lane, self.clock() + DEAD_LETTER_RETRY_SECONDS)
-            for key in {e.lane for e in due}:
-                self._replace_lane(key, [e for e in self.lanes.get(key, ()) if not e.done])
-                if key in self.lanes and key not in self._due_at:
-                    self._set_due(key, self.clock())  # only held events left: they go out now
+                self.retries.retry_later(due, DEAD_LETTER_RETRY_SECONDS)
+            self.retries.settle(due)
             self._pending_gauge.set(self.pending)
-
-    async def _nap(self, seconds: float) -> None:
-        self._wakeup.clear()
-        sleeper = asyncio.ensure_future(self.sleep(seconds))
-        waker = asyncio.ensure_future(self._wakeup.wait())
-        await asyncio.wait([sleeper, waker], return_when=asyncio.FIRST_COMPLETED)
-        for task in (sleeper, waker):
-            task.cancel()
 
     async def _send(self, chunk: list[Pending]) -> list[Outcome]:
         try:

@@ -13,7 +13,8 @@ import pytest
 from eventyard.config.workspace import DeliveryConfig, RetryConfig
 from eventyard.destinations.base import (DELIVERED, Destination, DestinationContext, Fail, Retry)
 from eventyard.streams.deadletter import Origin, decode_headers
-from eventyard.streams.delivery import Deliverer, backoff_delay
+from eventyard.streams.delivery import Deliverer
+from eventyard.streams.retry_lanes import backoff_delay
 
 
 class Scripted(Destination):
