@@ -138,13 +138,15 @@ def _register_pipeline(app: faust.App, loaded: LoadedWorkspace, options: WorkerO
         in_flight: deque[asyncio.Future] = deque()
         try:
             async for event in stream.events():
+                backoff = BrokerBackoff()
                 while True:
                     try:
                         out, acks = await submit(event)
                         break
                     except KafkaError as exc:
-                        log.warning("pipeline agent: broker error %r on %s; retrying", exc, _origin(event))
-                        await asyncio.sleep(1.0)
+                        log.warning("pipeline agent: broker error %r on %s; retrying in %.1f s",
+                                    exc, _origin(event), backoff.pause)
+                        await backoff.wait()
                 message = event.message
                 message.incref()
                 task = asyncio.ensure_future(complete(event, out, acks))
@@ -162,6 +164,18 @@ def _register_pipeline(app: faust.App, loaded: LoadedWorkspace, options: WorkerO
     app.agent(topic, name="eventyard.pipeline")(pipeline_agent)
 
 
+class BrokerBackoff:
+    """The pause before handling a record again after a broker error: 0.5 s, doubling up to 10 s."""
+
+    def __init__(self) -> None:
+        self.pause = 0.5
+
+    async def wait(self) -> None:
+        """Sleep the current pause, then double it (capped)."""
+        await asyncio.sleep(self.pause)
+        self.pause = min(self.pause * 2, 10.0)
+
+
 async def _guarded(handle: Callable[[faust.EventT], Awaitable[None]], event: faust.EventT,
                    output: OutputProducer, agent: str) -> None:
     """Run ``handle(event)`` so that no exception escapes.
@@ -170,7 +184,7 @@ async def _guarded(handle: Callable[[faust.EventT], Awaitable[None]], event: fau
     takes, since nothing downstream can progress without the broker.  Any other error sends the record
     to the rejects topic with the error.
     """
-    pause = 0.5
+    backoff = BrokerBackoff()
     while True:
         try:
             try:
@@ -184,9 +198,8 @@ async def _guarded(handle: Callable[[faust.EventT], Awaitable[None]], event: fau
             return
         except KafkaError as exc:
             log.warning("%s agent: broker error %r; retrying record %s in %.1f s",
-                        agent, exc, _origin(event), pause)
-            await asyncio.sleep(pause)
-            pause = min(pause * 2, 10.0)
+                        agent, exc, _origin(event), backoff.pause)
+            await backoff.wait()
 
 
 def _register_delivery(app: faust.App, topic_name: str, destination: Destination,
