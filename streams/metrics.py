@@ -15,6 +15,7 @@ end-to-end definition), and events retried for hours must still land in a finite
 from __future__ import annotations
 
 from bisect import bisect_left
+from functools import lru_cache
 
 from prometheus_client import Counter, Gauge, Histogram
 
@@ -123,3 +124,10 @@ def observe_many(histogram: Histogram, values: list[float]) -> None:
     for index, count in counts.items():
         histogram._buckets[index].inc(count)
     histogram._sum.inc(sum(values))
+
+
+@lru_cache(maxsize=8192)
+def child(metric: Counter | Gauge | Histogram, *labels: str):
+    """``metric.labels(*labels)``, remembered: per-envelope counting without prometheus-client's label
+    validation and lock each time (label values are bounded, see the module docstring)."""
+    return metric.labels(*labels)

@@ -76,7 +76,7 @@ class PipelineRunner:
         if self.dedup is not None and out.message_ids:
             acks.append(await self.dedup.enqueue_record(origin.partition, origin.offset,
                                                         out.message_ids))
-            metrics.DEDUP_WINDOW_IDS.labels(str(origin.partition)).set(
+            metrics.child(metrics.DEDUP_WINDOW_IDS, str(origin.partition)).set(
                 len(self.dedup.windows[origin.partition]))
         acks += await self._enqueue(out, origin)
         return out, acks
@@ -150,26 +150,26 @@ class PipelineRunner:
 def count(out: PipelineOutput) -> None:
     """Add one envelope's counts to the Prometheus metrics."""
     for (source, stage, reason), n in out.discarded.items():
-        metrics.PIPELINE_DISCARDED.labels(source, stage, reason).inc(n)
+        metrics.child(metrics.PIPELINE_DISCARDED, source, stage, reason).inc(n)
     per_destination: Counter[str] = Counter()
     for (source, destination, stage, reason), n in out.filtered.items():
-        metrics.DESTINATION_FILTERED.labels(source, destination, stage, reason).inc(n)
+        metrics.child(metrics.DESTINATION_FILTERED, source, destination, stage, reason).inc(n)
         if stage != "integrations":
-            metrics.PIPELINE_DISCARDED.labels(source, stage, reason).inc(n)
+            metrics.child(metrics.PIPELINE_DISCARDED, source, stage, reason).inc(n)
             per_destination[destination] += n
     for destination, n in per_destination.items():
-        metrics.DELIVERY_EVENTS.labels(destination, "filtered").inc(n)
+        metrics.child(metrics.DELIVERY_EVENTS, destination, "filtered").inc(n)
     for (source, kind), n in out.violations.items():
-        metrics.PROTOCOLS_VIOLATIONS.labels(source, kind).inc(n)
+        metrics.child(metrics.PROTOCOLS_VIOLATIONS, source, kind).inc(n)
     for (source, event), n in out.event_violations.items():
-        metrics.PROTOCOLS_EVENT_VIOLATIONS.labels(source, event).inc(n)
+        metrics.child(metrics.PROTOCOLS_EVENT_VIOLATIONS, source, event).inc(n)
     for (source, action), n in out.protocol_actions.items():
-        metrics.PROTOCOLS_ACTIONS.labels(source, action).inc(n)
+        metrics.child(metrics.PROTOCOLS_ACTIONS, source, action).inc(n)
     routed: Counter[tuple[str, str]] = Counter()
     for destination, items in out.routes.items():
         for item in items:
             routed[(item["source"], destination)] += 1
     for (source, destination), n in routed.items():
-        metrics.PIPELINE_ROUTED.labels(source, destination).inc(n)
+        metrics.child(metrics.PIPELINE_ROUTED, source, destination).inc(n)
     for letter in out.dead_letters:
-        metrics.DELIVERY_EVENTS.labels(letter.destination, "dead_lettered").inc()
+        metrics.child(metrics.DELIVERY_EVENTS, letter.destination, "dead_lettered").inc()
