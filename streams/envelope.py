@@ -112,26 +112,35 @@ def _parse_received(value: str) -> int | None:
         return None
 
 
-def encode_dest_envelope(items: list[Item], encoded: dict[int, bytes] | None = None) -> bytes:
-    """Serialize ``{"source", "event"}`` items as a version-2 ``dest`` envelope.
+DestLine = tuple[tuple[str, int | None, Any, Any], bytes]
 
-    ``encoded`` caches each event's JSON by ``id(event)`` across calls, for an event routed to several
-    destinations unchanged (the caller keeps the events alive while it uses the cache).
+
+def dest_line(item: Item, encoded: dict[int, bytes] | None = None) -> DestLine:
+    """One ``{"source", "event"}`` item as a dest envelope line: its meta fields and its JSON.
+
+    ``encoded`` caches event JSON by ``id(event)``, for an event routed to several destinations
+    unchanged (the caller keeps the events alive while it uses the cache).
     """
-    dumps = orjson.dumps
-    meta, bodies = [], []
-    for item in items:
-        event = item["event"]
-        body = encoded.get(id(event)) if encoded is not None else None
-        if body is None:
-            body = dumps(event)
-            if encoded is not None:
-                encoded[id(event)] = body
-        bodies.append(body)
-        meta.append((item["source"], received_ms(event.get("receivedAt")), event.get("userId"),
-                     event.get("anonymousId")))
+    event = item["event"]
+    body = encoded.get(id(event)) if encoded is not None else None
+    if body is None:
+        body = orjson.dumps(event)
+        if encoded is not None:
+            encoded[id(event)] = body
+    return (item["source"], received_ms(event.get("receivedAt")), event.get("userId"),
+            event.get("anonymousId")), body
+
+
+def join_dest_envelope(lines: list[DestLine]) -> bytes:
+    """A version-2 ``dest`` envelope of ``lines`` (from :func:`dest_line`)."""
+    bodies = [body for _, body in lines]
     bodies.append(b"")
-    return b"%s%s}\n%s" % (DEST_PREFIX, dumps(meta), b"\n".join(bodies))
+    return b"%s%s}\n%s" % (DEST_PREFIX, orjson.dumps([meta for meta, _ in lines]), b"\n".join(bodies))
+
+
+def encode_dest_envelope(items: list[Item], encoded: dict[int, bytes] | None = None) -> bytes:
+    """Serialize ``{"source", "event"}`` items as a version-2 ``dest`` envelope."""
+    return join_dest_envelope([dest_line(item, encoded) for item in items])
 
 
 def _dest_lines(data: bytes) -> list[EncodedEvent]:
