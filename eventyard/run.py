@@ -20,7 +20,7 @@ from aiohttp import web
 
 from eventyard.broker import EmbeddedBroker, free_port
 from eventyard.config.loader import LoadedWorkspace
-from eventyard.serving import serve_until_stopped
+from eventyard.serving import serve_until_stopped, tune_gc
 from eventyard.streams.topics import TopicNames, ensure_topics
 
 
@@ -55,28 +55,8 @@ def run_worker(loaded: LoadedWorkspace, options) -> None:
     app = create_app(loaded, options)
     worker = faust.Worker(app, loglevel="WARNING", quiet=True, redirect_stdouts=False)
     _quiet_client_loggers()
-    _tune_gc()
+    tune_gc()
     worker.execute_from_commandline()
-
-
-GC_YOUNG_THRESHOLD = 50_000
-"""Allocations between two young-generation collections (CPython's default is 700)."""
-
-
-def _tune_gc() -> None:
-    """Collect cycles less often in a long-running event processor.
-
-    The hot path allocates a few dicts per event and frees nearly all of them by reference counting, yet
-    with CPython's default thresholds the cyclic collector ran every 700 allocations and its older
-    generations walked every long-lived object (the dedup window, Faust's state): 7 % of a worker's CPU in
-    a py-spy profile.  Objects alive at start are frozen out of collection, and the young generation is
-    collected every :data:`GC_YOUNG_THRESHOLD` allocations; memory held by real cycles is still freed.
-    """
-    import gc
-
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(GC_YOUNG_THRESHOLD, 20, 20)
 
 
 def _quiet_client_loggers() -> None:

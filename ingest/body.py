@@ -34,10 +34,11 @@ async def read_capped(request: web.Request, limit: int) -> bytes:
     """Read at most ``limit`` bytes of body; raise BodyError if there is more."""
     if request.content_length is not None and request.content_length > limit:
         raise BodyError(400, f"request body exceeds the {limit}-byte limit", "request_too_large")
+    content = request.content
     chunks: list[bytes] = []
     size = 0
-    while True:
-        chunk = await request.content.read(65536)
+    while not content.at_eof():  # a body that arrived whole is read with one call
+        chunk = await content.read(65536)
         if not chunk:
             break
         size += len(chunk)

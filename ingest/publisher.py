@@ -1,12 +1,16 @@
 """Publishing accepted events to the raw topic as envelopes, and rejected items to the rejects topic.
 
-``EnvelopePublisher.publish(source, events)`` groups the events by the raw-topic partition that owns
-their user key (userId, else anonymousId — see ``docs/architecture.md`` for why not messageId), writes
-one envelope per partition and returns only when the broker has acknowledged
-every envelope (``acks=all``).  It raises :class:`PublishUnavailable` when that does not happen within
-``ack_timeout`` — the gateway then answers 503 so the SDK retries; it never answers 200 for data that is
-not on the broker.  A timed-out send may still land later: that is a duplicate, which the worker's
-messageId dedup absorbs and counts (at-least-once).
+``EnvelopePublisher.publish(source, events, encoded)`` groups the events by the raw-topic partition that
+owns their user key (userId, else anonymousId — see ``docs/architecture.md`` for why not messageId),
+writes one envelope per partition and returns only when the broker has acknowledged every envelope
+(``acks=all``).  It raises :class:`PublishUnavailable` when that does not happen within ``ack_timeout``
+(give or take 0.2 s: :mod:`eventyard.ingest.deadlines`) — the gateway then answers 503 so the SDK
+retries; it never answers 200 for data that is not on the broker.  A timed-out send may still land
+later: that is a duplicate, which the worker's messageId dedup absorbs and counts (at-least-once).
+
+``encoded[i]`` is ``events[i]`` already serialized (validation measured its size that way); envelopes
+embed those bytes as ``orjson.Fragment``, so no event is serialized twice and the record is byte for
+byte what :func:`~eventyard.streams.envelope.encode_envelope` makes of the events.
 
 Coalescing (off by default; the workspace's ``ingest.coalesce_ms`` turns it on): the events of small
 requests (at most ``COALESCE_MAX_EVENTS``, e.g. one ``/v1/track``) are held for ``coalesce_seconds``
@@ -29,8 +33,9 @@ import orjson
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
+from eventyard.ingest.deadlines import Deadlines
 from eventyard.ingest.validate import Rejected
-from eventyard.streams.envelope import encode_envelope, group_by_partition, user_key
+from eventyard.streams.envelope import encode_envelope, partition_for, user_key
 from eventyard.streams.topics import TopicNames
 
 
@@ -49,6 +54,7 @@ class EnvelopePublisher:
                  idempotent: bool = False, coalesce_seconds: float = 0.0) -> None:
         self.topics = topics
         self.ack_timeout = ack_timeout
+        self._deadlines = Deadlines(ack_timeout)
         self.coalesce_seconds = coalesce_seconds
         self._pending: dict[int, tuple[list[dict[str, Any]], asyncio.Future]] = {}
         self._flush_timer: asyncio.TimerHandle | None = None
@@ -79,20 +85,24 @@ class EnvelopePublisher:
             await self.producer.stop()
             self.started = False
 
-    async def publish(self, source: str, events: list[dict[str, Any]]) -> None:
-        """Write ``events`` of ``source`` to the raw topic; return once all are acknowledged."""
+    async def publish(self, source: str, events: list[dict[str, Any]], encoded: list[bytes]) -> None:
+        """Write ``events`` of ``source`` (``encoded[i]`` is ``events[i]`` as JSON) to the raw topic;
+        return once all are acknowledged."""
         if not events:
             return
         try:
-            await asyncio.wait_for(self._publish(source, events), self.ack_timeout)
-        except (asyncio.TimeoutError, KafkaError) as exc:
+            await self._deadlines.run(self._publish(source, events, encoded))
+        except (TimeoutError, KafkaError) as exc:
             raise PublishUnavailable(f"broker did not acknowledge: {exc!r}") from None
 
-    async def _publish(self, source: str, events: list[dict[str, Any]]) -> None:
-        partitions = await self.producer.partitions_for(self.topics.raw)
+    async def _publish(self, source: str, events: list[dict[str, Any]], encoded: list[bytes]) -> None:
+        partitions = (self.producer.client.cluster.partitions_for_topic(self.topics.raw)
+                      or await self.producer.partitions_for(self.topics.raw))
+        groups: dict[int, list[dict[str, Any]]] = {}
         count = len(partitions)
-        items = [{"source": source, "event": e} for e in events]
-        groups = group_by_partition(items, count, lambda item: user_key(item["event"]))
+        for event, data in zip(events, encoded):
+            groups.setdefault(partition_for(user_key(event), count), []).append(
+                {"source": source, "event": orjson.Fragment(data)})
         if len(events) <= COALESCE_MAX_EVENTS and self.coalesce_seconds > 0:
             await asyncio.gather(*(asyncio.shield(self._coalesce(p, group))
                                    for p, group in groups.items()))
@@ -100,7 +110,7 @@ class EnvelopePublisher:
         futures = [await self.producer.send(self.topics.raw, encode_envelope("raw", group),
                                             partition=p)
                    for p, group in groups.items()]
-        await asyncio.gather(*futures)
+        await (futures[0] if len(futures) == 1 else asyncio.gather(*futures))
 
     def _coalesce(self, partition: int, items: list[dict[str, Any]]) -> asyncio.Future:
         """Add ``items`` to the partition's pending envelope; the future resolves when it is acked."""
@@ -146,8 +156,8 @@ class EnvelopePublisher:
             key = message_id.encode() if isinstance(message_id, str) else None
             futures.append(await self.producer.send(self.topics.rejects, value, key=key))
         try:
-            await asyncio.wait_for(asyncio.gather(*futures), self.ack_timeout)
-        except (asyncio.TimeoutError, KafkaError) as exc:
+            await self._deadlines.run(asyncio.gather(*futures))
+        except (TimeoutError, KafkaError) as exc:
             raise PublishUnavailable(f"broker did not acknowledge rejects: {exc!r}") from None
 
     async def ready(self) -> bool:

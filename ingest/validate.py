@@ -1,6 +1,6 @@
 """Validation of Tracking API calls: one request body → accepted events and rejected items.
 
-``split_request(path_type, body, limits, received_at)`` applies Segment's rules:
+``split_request(path_type, body, max_event_bytes, max_batch, received_at)`` applies Segment's rules:
 
 * ``type`` comes from the path (``/v1/track`` → ``track``); in a batch, from each item;
 * batch-level ``context`` and ``integrations`` are merged into each item (the item's keys win), and a
@@ -8,23 +8,27 @@
   ``writeKey`` is removed from events;
 * every event needs ``userId`` or ``anonymousId`` (string, or a number that is stringified); ``track``
   needs ``event``, ``group`` needs ``groupId``, ``alias`` needs ``previousId``;
-* ``messageId`` must be a string of at most 100 characters and is generated when absent;
+* ``messageId`` must be a string of at most 100 characters and is generated when absent
+  (``api-<32 hex>-<n>``, see :mod:`eventyard.ingest.stamps`);
 * ``properties``, ``traits``, ``context`` and ``integrations`` must be objects;
 * an event over ``max_event_bytes`` (serialized) is rejected;
 * ``receivedAt`` is stamped; ``sentAt`` is kept for skew correction in the worker.
 
-A request-level problem raises :class:`RequestError` (HTTP 400).  An invalid item inside a batch does not
-fail the others: it becomes a :class:`Rejected` with a reason from :data:`REASONS` (a fixed set, used
-as a metric label) and is written to the rejects topic.
+The result is a :class:`Split`: the accepted events, each one's serialized bytes (the size check
+serializes every event anyway, so the publisher reuses those bytes instead of serializing again), and
+the rejected items.  A request-level problem raises :class:`RequestError` (HTTP 400).  An invalid item
+inside a batch does not fail the others: it becomes a :class:`Rejected` with a reason from
+:data:`REASONS` (a fixed set, used as a metric label) and is written to the rejects topic.
 """
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
+
+from eventyard.ingest.stamps import message_id_prefix
 
 CALL_TYPES = ("track", "identify", "page", "screen", "group", "alias")
 SHORT_PATHS = {"t": "track", "i": "identify", "p": "page", "s": "screen", "g": "group", "a": "alias",
@@ -55,9 +59,18 @@ class Rejected:
     item: Any
 
 
+@dataclass(slots=True)
+class Split:
+    """A validated request: accepted events with their serialized bytes, and rejected items."""
+
+    accepted: list[dict[str, Any]]
+    encoded: list[bytes]
+    rejected: list[Rejected]
+
+
 def split_request(path_type: str, body: Any, max_event_bytes: int, max_batch: int,
-                  received_at: str) -> tuple[list[dict[str, Any]], list[Rejected]]:
-    """Validate a request body; return (accepted events, rejected items)."""
+                  received_at: str) -> Split:
+    """Validate a request body into accepted events (with their JSON bytes) and rejected items."""
     if not isinstance(body, dict):
         raise RequestError("request body must be a JSON object", "not_an_object")
     if path_type != "batch":
@@ -73,14 +86,22 @@ def split_request(path_type: str, body: Any, max_event_bytes: int, max_batch: in
         shared = {k: body[k] for k in ("context", "integrations") if isinstance(body.get(k), dict)}
         if isinstance(body.get("sentAt"), str):
             shared["sentAt"] = body["sentAt"]
-    accepted: list[dict[str, Any]] = []
-    rejected: list[Rejected] = []
+    split = Split([], [], [])
+    id_prefix = message_id_prefix()
     for index, item in enumerate(items):
         try:
-            accepted.append(_check_item(path_type, item, shared, max_event_bytes, received_at))
+            event = _check_item(path_type, item, shared, received_at, id_prefix, index)
         except _ItemError as exc:
-            rejected.append(Rejected(index, exc.reason, exc.field, exc.message, item))
-    return accepted, rejected
+            split.rejected.append(Rejected(index, exc.reason, exc.field, exc.message, item))
+            continue
+        data = orjson.dumps(event)
+        if len(data) > max_event_bytes:
+            split.rejected.append(Rejected(index, "event_too_large", "", f"event is {len(data)} bytes; "
+                                           f"the limit is {max_event_bytes}", item))
+            continue
+        split.accepted.append(event)
+        split.encoded.append(data)
+    return split
 
 
 class _ItemError(Exception):
@@ -88,8 +109,8 @@ class _ItemError(Exception):
         self.reason, self.field, self.message = reason, field, message
 
 
-def _check_item(path_type: str, item: Any, shared: dict[str, Any], max_bytes: int,
-                received_at: str) -> dict[str, Any]:
+def _check_item(path_type: str, item: Any, shared: dict[str, Any], received_at: str, id_prefix: str,
+                index: int) -> dict[str, Any]:
     if not isinstance(item, dict):
         raise _ItemError("not_an_object", "", "event must be a JSON object")
     event = dict(item)
@@ -125,13 +146,10 @@ def _check_item(path_type: str, item: Any, shared: dict[str, Any], max_bytes: in
         event[required] = value if isinstance(value, str) else str(value)
     message_id = event.get("messageId")
     if message_id is None or message_id == "":
-        event["messageId"] = f"api-{uuid.uuid4()}"
+        event["messageId"] = f"{id_prefix}{index}"
     elif not isinstance(message_id, str):
         raise _ItemError("wrong_type", "messageId", "messageId must be a string")
     elif len(message_id) > 100:
         raise _ItemError("message_id_too_long", "messageId", "messageId is longer than 100 characters")
     event["receivedAt"] = received_at
-    size = len(orjson.dumps(event))
-    if size > max_bytes:
-        raise _ItemError("event_too_large", "", f"event is {size} bytes; the limit is {max_bytes}")
     return event
