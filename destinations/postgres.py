@@ -16,17 +16,16 @@ from __future__ import annotations
 import asyncio
 import os
 from collections import defaultdict
-from typing import Any
+from collections.abc import Iterator
 
 import asyncpg
 from pydantic import ConfigDict, Field
 
 from eventyard.destinations.base import DELIVERED, Destination, DestinationSettings, Event, Fail, Health, Outcome, Retry
 from eventyard.destinations.warehouse.flatten import InvalidEvent, Row, event_rows, snake_case
-from eventyard.destinations.warehouse.loader import load
-from eventyard.destinations.warehouse.schema import (
-    DISCARDS_COLUMNS, DISCARDS_KEY, RESERVED_TYPES, TIMESTAMP, CastError, SchemaCache, as_text, cast, infer_type,
-)
+from eventyard.destinations.warehouse.loader import write_batch
+from eventyard.destinations.warehouse.records import Record, TableRecords, new_columns, table_records
+from eventyard.destinations.warehouse.schema import DISCARDS_COLUMNS, DISCARDS_KEY, SchemaCache, Table
 
 DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/test"
 _SCHEMA_NAME = r"^[a-z_][a-z0-9_]{0,62}$"
@@ -66,7 +65,8 @@ class PostgresDestination(Destination):
                 raise ValueError(f"environment variable {self.settings.dsn_env} (postgres DSN) is not set")
         self._cache = SchemaCache()
         self._pool = await asyncpg.create_pool(dsn, min_size=0, max_size=self.settings.pool_size,
-                                               command_timeout=self.settings.command_timeout)
+                                               command_timeout=self.settings.command_timeout,
+                                               reset=_keep_session)
 
     def schema_for(self, event: Event) -> str:
         """The schema ``event`` is loaded into."""
@@ -95,7 +95,7 @@ class PostgresDestination(Destination):
         except _CONNECTION_ERRORS as exc:
             return [(i, Retry(f"{type(exc).__name__}: {exc}", error_class="connection_error")) for i, _ in items]
         except _BAD_DATA as exc:
-            self._cache.forget(schema)
+            await self._forget(schema)
             if len(items) == 1:
                 return [(items[0][0], Fail(f"{type(exc).__name__}: {exc}", error_class="invalid_event"))]
             return [pair for item in items for pair in await self._load_schema(schema, [item])]
@@ -107,30 +107,36 @@ class PostgresDestination(Destination):
         try:
             await self._write_once(schema, items)
         except _STALE_SCHEMA:
-            self._cache.forget(schema)  # another writer changed the schema: reload it and try once more
+            await self._forget(schema)  # another writer changed the schema: reload it and try once more
             await self._write_once(schema, items)
 
+    async def _forget(self, schema: str) -> None:
+        """Forget the layout of ``schema``, and the statements connections prepared for it (fresh connections)."""
+        self._cache.forget(schema)
+        await self._pool.expire_connections()
+
     async def _write_once(self, schema: str, items: list[Item]) -> None:
+        """Evolve the tables (only for new tables or columns, before the transaction), then write the batch."""
         tables: dict[str, list[Row]] = defaultdict(list)
         for _, rows in items:
             for row in rows:
                 tables[row.table].append(row)
         async with self._pool.acquire() as conn:
-            loads, discards = {}, []
-            for table, rows in tables.items():
-                wanted: dict[str, str] = {}
-                for row in rows:
-                    wanted.update((c, infer_type(c, v)) for c, v in row.values.items()
-                                  if c not in wanted and (v is not None or c in RESERVED_TYPES))
-                columns = await self._cache.ensure(conn, schema, table, wanted)
-                loads[table] = [_cast_row(row, columns, discards) for row in rows]
-            if discards:
-                await self._cache.ensure(conn, schema, "discards", DISCARDS_COLUMNS, DISCARDS_KEY)
-            async with conn.transaction():
-                for table, records in loads.items():
-                    await load(conn, schema, table, records, merge=table == "users")
-                if discards:
-                    await load(conn, schema, "discards", discards, key=DISCARDS_KEY)
+            layouts = {table: await self._layout(conn, schema, table, rows) for table, rows in tables.items()}
+            if await self._cache.table(conn, schema, "discards") is None:
+                await self._cache.evolve(conn, schema, "discards", DISCARDS_COLUMNS, DISCARDS_KEY)
+            discards: list[Record] = []
+            users = tables.pop("users", None)
+            upserts = [table_records("users", users, layouts["users"], discards)] if users else []
+            await write_batch(conn, schema, _inserts(tables, layouts, discards), upserts)
+
+    async def _layout(self, conn: asyncpg.Connection, schema: str, table: str, rows: list[Row]) -> Table:
+        """The table's layout, after creating it or adding the columns ``rows`` bring (only when needed)."""
+        layout = await self._cache.table(conn, schema, table)
+        wanted = new_columns(rows, layout.columns if layout else {})
+        if layout is None or wanted:
+            layout = await self._cache.evolve(conn, schema, table, wanted)
+        return layout
 
     async def healthcheck(self) -> Health:
         """Run ``SELECT 1`` on the database."""
@@ -145,27 +151,17 @@ class PostgresDestination(Destination):
         await self._pool.close()
 
 
-def _cast_row(row: Row, columns: dict[str, str], discards: list[dict[str, Any]]) -> dict[str, Any]:
-    """Cast ``row`` to the table's column types; values that do not fit are appended to ``discards``."""
-    rejected = list(row.discards)
-    record: dict[str, Any] = {}
-    for column, value in row.values.items():
-        if value is None:
-            if column in columns:  # a column never seen with a value does not exist yet
-                record[column] = None
-            continue
-        try:
-            record[column] = cast(value, columns[column])
-        except CastError as exc:
-            record[column] = None
-            rejected.append((column, value, str(exc)))
-    try:
-        received_at = cast(row.values.get("received_at"), TIMESTAMP)
-    except CastError:
-        received_at = None
-    discards.extend(
-        {"table_name": row.table, "column_name": column, "column_value": as_text(value).replace("\x00", "\\u0000"),
-         "row_id": str(row.values["id"]), "received_at": received_at, "reason": reason}
-        for column, value, reason in rejected
-    )
-    return record
+def _inserts(tables: dict[str, list[Row]], layouts: dict[str, Table], discards: list[Record]) -> Iterator[TableRecords]:
+    """Each table's records, largest table first, built when asked for; then the ``discards`` they produced."""
+    for table, rows in sorted(tables.items(), key=lambda item: -len(item[1])):
+        yield table_records(table, rows, layouts[table], discards)
+    if discards:
+        yield TableRecords("discards", list(DISCARDS_COLUMNS), list(DISCARDS_COLUMNS.values()), discards, DISCARDS_KEY)
+
+
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """Reset a connection released to the pool: nothing to undo.
+
+    The destination sets no session state (no ``SET``, ``LISTEN``, cursors or advisory locks); asyncpg
+    still rolls back an open transaction.  This skips asyncpg's default reset query, a round trip per batch.
+    """

@@ -112,6 +112,40 @@ async def test_replaying_a_batch_adds_no_rows(db, dest) -> None:
         assert await conn.fetchval(f'SELECT count(*) FROM "{schema}"."{table}"') == count, table
 
 
+async def test_redelivered_and_repeated_ids_are_stored_once(db, dest) -> None:
+    """A batch with ids already stored (redelivery after a crash) or one id twice makes the fast COPY hit a
+    unique violation; the batch is then written with ON CONFLICT DO NOTHING: each id once, new rows whole."""
+    conn, schema = db
+    assert await dest.send_batch([_track("m1", total=1)]) == [DELIVERED]
+    batch = [_track("m1", total=1), _track("m2", total=2, coupon="C"), _track("m2", total=2, coupon="C"),
+             _track("m3", total="bad"), _identify("i1", "u1", plan="pro")]
+    assert await dest.send_batch(batch) == [DELIVERED] * 5
+    rows = await conn.fetch(f'SELECT id, total, coupon FROM "{schema}".order_completed ORDER BY id')
+    assert [tuple(r) for r in rows] == [("m1", 1, None), ("m2", 2, "C"), ("m3", None, None)]
+    assert await conn.fetchval(f'SELECT count(*) FROM "{schema}".tracks') == 3
+    assert await conn.fetchval(f'SELECT plan FROM "{schema}".users WHERE id = $1', "u1") == "pro"
+    assert [tuple(r) for r in await conn.fetch(f'SELECT row_id, column_name FROM "{schema}".discards')] == [
+        ("m3", "total")]
+    assert await dest.send_batch([_track("m4", total=4)]) == [DELIVERED]
+    assert await conn.fetchval(f'SELECT count(*) FROM "{schema}".order_completed') == 4
+
+
+async def test_columns_added_by_someone_else_are_respected(db, dest) -> None:
+    """Columns the destination did not create keep their type (values that do not fit go to discards) and
+    their default (the destination writes a column with a default only when a row has a value for it)."""
+    conn, schema = db
+    assert await dest.send_batch([_track("m1", total=1)]) == [DELIVERED]
+    await conn.execute(f'ALTER TABLE "{schema}".order_completed ADD COLUMN coupon bigint,'
+                       f" ADD COLUMN note varchar(3), ADD COLUMN loaded_by text DEFAULT 'etl'")
+    assert await dest.send_batch([_track("m2", total=2, coupon="SPRING", note="hey")]) == [DELIVERED]
+    row = await conn.fetchrow(f'SELECT coupon, note, loaded_by FROM "{schema}".order_completed WHERE id = $1', "m2")
+    assert tuple(row) == (None, None, "etl")
+    discards = await conn.fetch(f'SELECT column_name, column_value FROM "{schema}".discards ORDER BY column_name')
+    assert [tuple(d) for d in discards] == [("coupon", "SPRING"), ("note", "hey")]
+    assert await dest.send_batch([_track("m3", total=3, loaded_by="me")]) == [DELIVERED]
+    assert await conn.fetchval(f'SELECT loaded_by FROM "{schema}".order_completed WHERE id = $1', "m3") == "me"
+
+
 async def test_users_upsert(db, dest) -> None:
     conn, schema = db
     later = "2024-05-02T10:00:00Z"

@@ -1,48 +1,89 @@
-"""Bulk load through a staging table: ``COPY`` into a temporary table, then one ``INSERT ... SELECT``.
+"""Write one batch of a schema in one transaction, without ever duplicating a key.
 
-Rows whose key already exists are skipped (``ON CONFLICT DO NOTHING``), so replaying a batch never
-duplicates them; with ``merge`` (the ``users`` table) they are updated instead: a non-null new value
-replaces the stored one unless the stored row was received later.  Must run inside a transaction.
+Fast path: a binary ``COPY`` straight into each table, then the upserts (``users``), in one transaction.
+When a ``COPY`` hits a unique violation — some rows of the batch are already stored, e.g. a batch delivered
+again after a crash, or one event twice in a batch — the transaction is rolled back and the batch is written
+again with ``INSERT ... SELECT FROM unnest(...) ON CONFLICT (key) DO NOTHING``, so each key is stored once.
+Upserts always go through ``INSERT ... ON CONFLICT (key) DO UPDATE``: a non-null new value replaces the
+stored one unless the stored row was received later; rows sharing a key are folded first (later non-null
+values win), since one statement may update a row only once.
 """
 
 from __future__ import annotations
 
+import asyncio
 import itertools
+from collections.abc import Iterable
 from typing import Any
 
 import asyncpg
 
+from eventyard.destinations.warehouse.records import Record, TableRecords
 from eventyard.destinations.warehouse.schema import quote
 
-_stage_ids = itertools.count()
+
+async def write_batch(conn: asyncpg.Connection, schema: str, inserts: Iterable[TableRecords],
+                      upserts: list[TableRecords]) -> None:
+    """Store ``inserts`` (existing keys skipped) and ``upserts`` (existing keys merged) in one transaction.
+
+    ``inserts`` may build its tables when iterated: the first one is copied while the others are built.
+    """
+    upserts = [merge_by_key(table) for table in upserts]
+    tables = iter(inserts)
+    built = list(itertools.islice(tables, 1))
+    try:
+        async with conn.transaction():
+            if built:
+                first = asyncio.ensure_future(_copy(conn, schema, built[0]))
+                try:
+                    await asyncio.sleep(0)  # the first COPY goes out; the server loads it while the rest is built
+                    built += tables
+                finally:
+                    await first
+            for table in built[1:]:
+                await _copy(conn, schema, table)
+            for table in upserts:
+                await _insert(conn, schema, table, update=True)
+    except asyncpg.UniqueViolationError:
+        built += tables
+        async with conn.transaction():
+            for table in built:
+                await _insert(conn, schema, table, update=False)
+            for table in upserts:
+                await _insert(conn, schema, table, update=True)
 
 
-def merge_by_key(rows: list[dict[str, Any]], key: tuple[str, ...]) -> list[dict[str, Any]]:
-    """Fold rows sharing a key into one, later non-null values winning (one upsert per key per statement)."""
-    merged: dict[tuple[Any, ...], dict[str, Any]] = {}
-    for row in rows:
-        target = merged.setdefault(tuple(row.get(k) for k in key), {})
-        target.update((column, value) for column, value in row.items() if value is not None or column not in target)
-    return list(merged.values())
+async def _copy(conn: asyncpg.Connection, schema: str, table: TableRecords) -> None:
+    await conn.copy_records_to_table(table.table, schema_name=schema, columns=table.columns, records=table.records)
 
 
-async def load(conn: asyncpg.Connection, schema: str, table: str, rows: list[dict[str, Any]],
-               key: tuple[str, ...] = ("id",), merge: bool = False) -> None:
-    """Insert ``rows`` (already cast) into ``schema.table`` without duplicating keys."""
-    if merge:
-        rows = merge_by_key(rows, key)
-    names = list(dict.fromkeys(column for row in rows for column in row))
-    columns = ", ".join(map(quote, names))
-    target, stage = f"{quote(schema)}.{quote(table)}", f"eventyard_stage_{next(_stage_ids)}"
-    await conn.execute(f"CREATE TEMP TABLE {stage} ON COMMIT DROP AS SELECT {columns} FROM {target} WITH NO DATA")
-    await conn.copy_records_to_table(stage, records=[tuple(row.get(c) for c in names) for row in rows],
-                                     columns=names)
-    conflict = f"ON CONFLICT ({', '.join(map(quote, key))})"
-    updates = [f"{quote(c)} = COALESCE(EXCLUDED.{quote(c)}, t.{quote(c)})" for c in names if c not in key]
-    if merge and updates:
+def merge_by_key(table: TableRecords) -> TableRecords:
+    """Fold records sharing a key into one, later non-null values winning."""
+    positions = [table.columns.index(column) for column in table.key]
+    merged: dict[tuple[Any, ...], list[Any]] = {}
+    for record in table.records:
+        key = tuple(record[p] for p in positions)
+        if key in merged:
+            merged[key] = [new if new is not None else old for new, old in zip(record, merged[key])]
+        else:
+            merged[key] = list(record)
+    records: list[Record] = [tuple(values) for values in merged.values()]
+    return TableRecords(table.table, table.columns, table.types, records, table.key)
+
+
+async def _insert(conn: asyncpg.Connection, schema: str, table: TableRecords, update: bool) -> None:
+    """``INSERT ... SELECT FROM unnest(one array per column) ON CONFLICT (key) DO NOTHING / DO UPDATE``."""
+    names = ", ".join(map(quote, table.columns))
+    arrays = ", ".join(f"${n}::{pg_type}[]" for n, pg_type in enumerate(table.types, 1))
+    conflict = f"ON CONFLICT ({', '.join(map(quote, table.key))})"
+    updates = [f"{quote(c)} = COALESCE(EXCLUDED.{quote(c)}, t.{quote(c)})" for c in table.columns
+               if c not in table.key]
+    if update and updates:
         conflict += (f" DO UPDATE SET {', '.join(updates)}"
                      " WHERE t.received_at IS NULL OR EXCLUDED.received_at IS NULL"
                      " OR t.received_at <= EXCLUDED.received_at")
     else:
         conflict += " DO NOTHING"
-    await conn.execute(f"INSERT INTO {target} AS t ({columns}) SELECT {columns} FROM {stage} {conflict}")
+    columns = [list(values) for values in zip(*table.records)] or [[] for _ in table.columns]
+    await conn.execute(f"INSERT INTO {quote(schema)}.{quote(table.table)} AS t ({names})"
+                       f" SELECT * FROM unnest({arrays}) {conflict}", *columns)

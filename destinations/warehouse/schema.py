@@ -5,28 +5,37 @@ A new column takes the type of the first non-null value seen for it: ``boolean``
 are cast to the column's type when that loses nothing (an integer into ``double precision``, anything into
 ``text``); otherwise :func:`cast` raises :class:`CastError` and the value goes to the discards table.
 Tables and columns are created on demand (``CREATE TABLE IF NOT EXISTS``,
-``ALTER TABLE ... ADD COLUMN IF NOT EXISTS``); :class:`SchemaCache` remembers each table's columns as
-PostgreSQL reports them and forgets a schema when a statement proves the memory stale.
+``ALTER TABLE ... ADD COLUMN IF NOT EXISTS``).  :class:`SchemaCache` keeps each table's columns in
+memory — a schema is read from the catalog once, a table again only after it changed — so a batch
+that brings no new column costs no statement at all; it forgets a schema when a statement proves the
+memory stale.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
 import orjson
 
 TEXT, BIGINT, DOUBLE, BOOLEAN, TIMESTAMP = "text", "bigint", "double precision", "boolean", "timestamp with time zone"
+WRITABLE_TYPES = frozenset({TEXT, BIGINT, DOUBLE, BOOLEAN, TIMESTAMP})
 _ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$")
-_INT64 = (-(2**63), 2**63 - 1)
+INT64 = (-(2**63), 2**63 - 1)
 RESERVED_TYPES = {"id": TEXT, "received_at": TIMESTAMP, "sent_at": TIMESTAMP, "original_timestamp": TIMESTAMP,
                   "timestamp": TIMESTAMP, "user_id": TEXT, "anonymous_id": TEXT, "event": TEXT,
                   "event_text": TEXT, "name": TEXT, "group_id": TEXT, "previous_id": TEXT}
 DISCARDS_COLUMNS = {"table_name": TEXT, "column_name": TEXT, "column_value": TEXT, "row_id": TEXT,
                     "received_at": TIMESTAMP, "reason": TEXT}
 DISCARDS_KEY = ("table_name", "row_id", "column_name")
+_CATALOG = ("SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod), a.atthasdef"
+            " FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid"
+            " JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped")
 
 
 class CastError(ValueError):
@@ -57,11 +66,23 @@ def infer_type(column: str, value: Any) -> str:
         return DOUBLE
     if isinstance(value, str) and _ISO_DATETIME.match(value):
         try:
-            cast(value, TIMESTAMP)
+            parse_timestamp(value)
         except CastError:
             return TEXT
         return TIMESTAMP
     return TEXT
+
+
+@functools.lru_cache(maxsize=4096)
+def parse_timestamp(text: str) -> dt.datetime:
+    """An ISO-8601 date-time string as an aware datetime (UTC when it names no offset); remembers recent ones."""
+    if not _ISO_DATETIME.match(text):
+        raise CastError(f"str value does not fit column type {TIMESTAMP}")
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise CastError(f"invalid timestamp {text!r}") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
 
 
 def cast(value: Any, pg_type: str) -> Any:
@@ -74,56 +95,79 @@ def cast(value: Any, pg_type: str) -> Any:
     if pg_type == BOOLEAN and isinstance(value, bool):
         return value
     if pg_type == BIGINT and isinstance(value, (int, float)) and not isinstance(value, bool):
-        if float(value).is_integer() and _INT64[0] <= value <= _INT64[1]:
+        if float(value).is_integer() and INT64[0] <= value <= INT64[1]:
             return int(value)
     if pg_type == DOUBLE and isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
-    if pg_type == TIMESTAMP and isinstance(value, str) and _ISO_DATETIME.match(value):
-        try:
-            moment = dt.datetime.fromisoformat(value)
-        except ValueError:
-            raise CastError(f"invalid timestamp {value!r}") from None
-        return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
+    if pg_type == TIMESTAMP and isinstance(value, str):
+        return parse_timestamp(value)
     raise CastError(f"{type(value).__name__} value does not fit column type {pg_type}")
 
 
+@dataclass(frozen=True)
+class Table:
+    """A table as the catalog describes it: columns (name → type, in table order) and those with a default."""
+
+    columns: dict[str, str]
+    defaults: frozenset[str]
+
+
 class SchemaCache:
-    """Known columns (name → type) of each table, loaded from PostgreSQL and evolved on demand."""
+    """Known tables of each schema, read from PostgreSQL's catalog and evolved on demand."""
 
     def __init__(self) -> None:
-        self._tables: dict[tuple[str, str], dict[str, str]] = {}
+        self._schemas: dict[str, dict[str, Table]] = {}
 
     def forget(self, schema: str) -> None:
-        """Drop what is known of ``schema`` (after an error that says the cache is stale)."""
-        self._tables = {key: cols for key, cols in self._tables.items() if key[0] != schema}
+        """Drop what is known of ``schema`` (after an error that says the memory is stale)."""
+        self._schemas.pop(schema, None)
 
-    async def ensure(self, conn: asyncpg.Connection, schema: str, table: str, wanted: dict[str, str],
-                     key: tuple[str, ...] = ("id",)) -> dict[str, str]:
-        """Make sure ``schema.table`` has the ``wanted`` columns; return all its columns with their types.
+    async def table(self, conn: asyncpg.Connection, schema: str, table: str) -> Table | None:
+        """The known layout of ``schema.table``, or ``None`` when it does not exist (yet)."""
+        tables = self._schemas.get(schema)
+        if tables is None:
+            tables = self._schemas[schema] = await _read(conn, schema)
+        return tables.get(table)
+
+    async def evolve(self, conn: asyncpg.Connection, schema: str, table: str, wanted: dict[str, str],
+                     key: tuple[str, ...] = ("id",)) -> Table:
+        """Create ``schema.table`` or add the ``wanted`` columns it lacks; return its layout as it is now.
 
         A column that exists keeps its type, whatever ``wanted`` says.
         """
-        columns = self._tables.get((schema, table))
-        if columns is None:
-            columns = await self._load(conn, schema, table)
-        if not columns:
+        name = f"{quote(schema)}.{quote(table)}"
+        known = await self.table(conn, schema, table)
+        if known is None:
             definitions = [f"{quote(c)} {t}" for c, t in wanted.items()]
             definitions.append(f"uuid_ts {TIMESTAMP} DEFAULT now()")
-            await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(schema)}")
-            await conn.execute(f"CREATE TABLE IF NOT EXISTS {quote(schema)}.{quote(table)} "
-                               f"({', '.join(definitions)}, PRIMARY KEY ({', '.join(map(quote, key))}))")
-            columns = await self._load(conn, schema, table)
-        missing = {c: t for c, t in wanted.items() if c not in columns}
+            await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(schema)};"
+                               f" CREATE TABLE IF NOT EXISTS {name}"
+                               f" ({', '.join(definitions)}, PRIMARY KEY ({', '.join(map(quote, key))}))")
+            known = await self._reread(conn, schema, table)
+        missing = {c: t for c, t in wanted.items() if c not in known.columns}
         if missing:
             additions = ", ".join(f"ADD COLUMN IF NOT EXISTS {quote(c)} {t}" for c, t in missing.items())
-            await conn.execute(f"ALTER TABLE {quote(schema)}.{quote(table)} {additions}")
-            columns = await self._load(conn, schema, table)
-        return columns
+            await conn.execute(f"ALTER TABLE {name} {additions}")
+            known = await self._reread(conn, schema, table)
+        return known
 
-    async def _load(self, conn: asyncpg.Connection, schema: str, table: str) -> dict[str, str]:
-        rows = await conn.fetch(
-            "SELECT column_name, data_type FROM information_schema.columns"
-            " WHERE table_schema = $1 AND table_name = $2", schema, table)
-        columns = {row["column_name"]: row["data_type"] for row in rows}
-        self._tables[(schema, table)] = columns
-        return columns
+    async def _reread(self, conn: asyncpg.Connection, schema: str, table: str) -> Table:
+        tables = await _read(conn, schema, table)
+        if table not in tables:
+            raise asyncpg.UndefinedTableError(f"{schema}.{table} vanished while it was being evolved")
+        self._schemas.setdefault(schema, {})[table] = tables[table]
+        return tables[table]
+
+
+async def _read(conn: asyncpg.Connection, schema: str, table: str | None = None) -> dict[str, Table]:
+    """Every table of ``schema`` (or only ``table``) as the catalog has it."""
+    query, args = _CATALOG, [schema]
+    if table is not None:
+        query, args = query + " AND c.relname = $2", [schema, table]
+    columns: dict[str, dict[str, str]] = {}
+    defaults: dict[str, set[str]] = {}
+    for relation, column, pg_type, has_default in await conn.fetch(query + " ORDER BY c.relname, a.attnum", *args):
+        columns.setdefault(relation, {})[column] = pg_type
+        if has_default:
+            defaults.setdefault(relation, set()).add(column)
+    return {name: Table(cols, frozenset(defaults.get(name, ()))) for name, cols in columns.items()}

@@ -196,7 +196,8 @@ class Bench:
             return
         self.report.add(Line("warehouse: rows/s into PostgreSQL", rates["rows_per_second"], "rows/s",
                              rates["copy_rows_per_second"], "raw COPY", "≥ 70 % of raw COPY",
-                             {"events": rates["events"], "rows": rates["rows"]}))
+                             {"events": rates["events"], "rows": rates["rows"],
+                              "regrouped_copy_rows_per_second": rates.get("regrouped_copy_rows_per_second")}))
 
 
 async def _rss_after(processes: dict[str, int], delay: float) -> dict[str, float | None]:
