@@ -3,8 +3,8 @@
 Design (see docs/architecture.md, "Deduplication"): ``<prefix>.dedup`` has the raw topic's partition
 count, and the record about raw partition *p* is written to dedup partition *p*.  One record per raw
 envelope, ``{"offset": <raw offset>, "t": <ms>, "ids": [messageId, ...]}``, lists the envelope's new
-messageIds.  The pipeline agent writes it and awaits its acknowledgement **before** writing the
-envelope's outputs, so an event that was forwarded is never forgotten by a crash.
+messageIds.  The pipeline agent queues it before the envelope's outputs and releases the raw record only
+when all of them are acknowledged.  A crash before then replays the envelope, with its dedup record.
 
 A messageId is a duplicate when the window holds it from a *different* raw offset: replaying the same
 envelope after a crash (same offset) forwards its events again — at-least-once — instead of dropping them.
