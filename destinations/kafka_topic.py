@@ -133,7 +133,6 @@ class KafkaTopicDestination(Destination):
             request_timeout_ms=self.settings.request_timeout_ms,
             max_request_size=MAX_REQUEST_SIZE,
         )
-        self._max_request_size = MAX_REQUEST_SIZE
         await self._producer.start()
 
     def record(self, event: Event) -> tuple[bytes, bytes | None, list[tuple[str, bytes]]]:
@@ -175,7 +174,7 @@ class KafkaTopicDestination(Destination):
         for index, encoded in enumerate(batch):
             try:
                 key, headers = self._key_and_headers(encoded)
-                _check_size(key, encoded.json, headers, self._max_request_size)
+                _check_size(key, encoded.json, headers, MAX_REQUEST_SIZE)
             except Exception as exc:  # noqa: BLE001 - every per-event error becomes an outcome
                 outcomes[index] = kafka_outcome(exc)
                 continue

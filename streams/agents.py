@@ -116,12 +116,13 @@ def _register_pipeline(app: faust.App, loaded: LoadedWorkspace, options: WorkerO
         return out, acks
 
     async def complete(event: faust.EventT, out: PipelineOutput | None, acks: list) -> None:
-        """Wait for one record's outputs; on a broker error, handle the record again."""
+        """Wait for one record's outputs; if one failed, handle the record again (``_guarded``: broker
+        errors are retried, anything else rejects the record) — never release it without its outputs."""
         try:
             await asyncio.gather(*acks)
             if out is not None:
                 count(out)
-        except KafkaError as exc:
+        except Exception as exc:  # noqa: BLE001 - an escaping error would release the record unwritten
             log.warning("pipeline agent: output of %s failed (%r); handling it again", _origin(event), exc)
             await _guarded(handle, event, output, "pipeline")
 

@@ -45,7 +45,7 @@ from eventyard.config.workspace import DeliveryConfig
 from eventyard.destinations.base import Delivered, Destination, EncodedEvent, Fail, Outcome, Retry
 from eventyard.streams import metrics
 from eventyard.streams.deadletter import DeadLetter, Origin
-from eventyard.streams.envelope import received_ms
+from eventyard.streams.envelope import encoded_event
 from eventyard.streams.retry_lanes import Pending, RetryLanes, backoff_delay
 
 Item = dict[str, Any]
@@ -111,9 +111,7 @@ class Deliverer:
         ticket = Ticket(len(items))
         seq, fresh = self._seq, self._fresh
         for item in items:
-            event = item if isinstance(item, EncodedEvent) else EncodedEvent.from_event(
-                item.get("source") or "", item.get("event") or {},
-                received_ms((item.get("event") or {}).get("receivedAt")))
+            event = item if isinstance(item, EncodedEvent) else encoded_event(item)
             fresh.append(Pending(event, origin, ticket, next(seq)))
         if not self.config.linger_ms:
             await self.flush()

@@ -162,6 +162,12 @@ def _dest_lines(data: bytes) -> list[EncodedEvent]:
     return events
 
 
+def encoded_event(item: Item) -> EncodedEvent:
+    """A ``{"source", "event"}`` item as delivery holds it (the event encoded, its fields read)."""
+    event = item.get("event") or {}
+    return EncodedEvent.from_event(str(item.get("source") or ""), event, received_ms(event.get("receivedAt")))
+
+
 def decode_dest_events(data: bytes | None) -> list[EncodedEvent]:
     """The events of a ``dest`` envelope (either version), without parsing version-2 events."""
     if data and data.startswith(DEST_PREFIX):
@@ -171,8 +177,7 @@ def decode_dest_events(data: bytes | None) -> list[EncodedEvent]:
         event = item.get("event") if isinstance(item, dict) else None
         if not isinstance(event, dict):
             raise EnvelopeError("dest item is not {source, event}")
-        events.append(EncodedEvent.from_event(str(item.get("source") or ""), event,
-                                              received_ms(event.get("receivedAt"))))
+        events.append(encoded_event(item))
     return events
 
 

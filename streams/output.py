@@ -65,6 +65,7 @@ class OutputProducer(mode.Service):
         self._connect_lock = asyncio.Lock()
         self._routed: dict[tuple[str, int], _RoutedEnvelope] = {}
         self._linger_task: asyncio.Task[None] | None = None
+        self._routed_lock = asyncio.Lock()
 
     async def ensure_started(self) -> None:
         """Connect to the broker once, whichever agent asks first."""
@@ -129,14 +130,18 @@ class OutputProducer(mode.Service):
             self._linger_task = None
 
     async def _send_routed(self, key: tuple[str, int]) -> None:
-        pending = self._routed.pop(key, None)
-        if pending is None:
-            return
-        try:
-            ack = await self.producer.send(key[0], join_dest_envelope(pending.lines), partition=key[1])
-        except Exception as exc:  # noqa: BLE001 - the records' owners handle it (complete → again)
-            pending.acked.set_exception(exc)
-            return
+        """Send the envelope gathering for ``key``.  One at a time (the agent and the linger task both
+        send): a send that waits for room in the producer must not let a later envelope of the same
+        partition overtake it."""
+        async with self._routed_lock:
+            pending = self._routed.pop(key, None)
+            if pending is None:
+                return
+            try:
+                ack = await self.producer.send(key[0], join_dest_envelope(pending.lines), partition=key[1])
+            except Exception as exc:  # noqa: BLE001 - the records' owners handle it (complete → again)
+                pending.acked.set_exception(exc)
+                return
         ack.add_done_callback(pending.settle)
 
     async def enqueue_rejects(self, records: list[dict[str, Any]]) -> list[asyncio.Future]:
