@@ -59,6 +59,8 @@ class KafkaTopicSettings(DestinationSettings):
     linger_ms: int = Field(10, ge=0)
     max_batch_bytes: int = Field(256 * 1024, ge=1024, description="producer batch size per partition")
     request_timeout_ms: int = Field(30_000, ge=1000)
+    compression: Literal["none", "gzip", "snappy", "lz4", "zstd"] = Field(
+        "none", description="record compression; the topic's consumers must support the codec")
 
 
 def lookup(event: Event, path: str) -> Any:
@@ -132,6 +134,7 @@ class KafkaTopicDestination(Destination):
             max_batch_size=self.settings.max_batch_bytes,
             request_timeout_ms=self.settings.request_timeout_ms,
             max_request_size=MAX_REQUEST_SIZE,
+            compression_type=None if self.settings.compression == "none" else self.settings.compression,
         )
         await self._producer.start()
 

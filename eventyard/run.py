@@ -34,7 +34,8 @@ def run_ingest(loaded: LoadedWorkspace, bootstrap_servers: str, host: str, port:
     asyncio.run(ensure_topics(bootstrap_servers, loaded.model))
     publisher = EnvelopePublisher(bootstrap_servers, TopicNames(loaded.model.topics.prefix),
                                   ack_timeout=loaded.model.ingest.ack_timeout_seconds,
-                                  idempotent=idempotent)
+                                  idempotent=idempotent,
+                                  compression_type=loaded.model.topics.compression_type)
     privacy = PrivacyGate(loaded.model, bootstrap_servers)
     _quiet_client_loggers()
     app = create_ingest_app(loaded.model, publisher, privacy)

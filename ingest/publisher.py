@@ -51,7 +51,8 @@ class EnvelopePublisher:
     """Writes envelopes to ``<prefix>.raw`` and rejects to ``<prefix>.rejects``."""
 
     def __init__(self, bootstrap_servers: str, topics: TopicNames, *, ack_timeout: float = 10.0,
-                 idempotent: bool = False, coalesce_seconds: float = 0.0) -> None:
+                 idempotent: bool = False, coalesce_seconds: float = 0.0,
+                 compression_type: str | None = None) -> None:
         self.topics = topics
         self.ack_timeout = ack_timeout
         self._deadlines = Deadlines(ack_timeout)
@@ -61,6 +62,7 @@ class EnvelopePublisher:
         self._config = dict(
             bootstrap_servers=bootstrap_servers, acks="all", enable_idempotence=idempotent,
             linger_ms=2, max_batch_size=256 * 1024, max_request_size=4 * 1024 * 1024,
+            compression_type=compression_type,
             request_timeout_ms=int(ack_timeout * 1000) + 5000)
         self.producer: AIOKafkaProducer | None = None
         self.started = False

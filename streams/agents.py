@@ -34,8 +34,7 @@ from eventyard.streams.envelope import EnvelopeError
 from eventyard.streams.dedup_log import DedupLog
 from eventyard.streams.output import OutputProducer
 from eventyard.streams.pipeline import Pipeline
-from eventyard.streams.pipeline_agent import PipelineRunner, count
-from eventyard.streams.pipeline_output import PipelineOutput
+from eventyard.streams.pipeline_agent import PipelineRunner, Tally, count
 from eventyard.streams.pipeline_output import reject_record
 from eventyard.streams.topics import TopicNames
 from eventyard.streams.web import register_views
@@ -63,7 +62,8 @@ def register_agents(app: faust.App, loaded: LoadedWorkspace, options: WorkerOpti
     """Register the pipeline agent and the delivery agents of ``loaded`` on ``app``."""
     workspace = loaded.model
     topics = TopicNames(workspace.topics.prefix)
-    output = OutputProducer(options.bootstrap_servers, topics, options.idempotent)
+    output = OutputProducer(options.bootstrap_servers, topics, options.idempotent,
+                            workspace.topics.compression_type, workspace.topics.dest_linger_ms / 1000)
     app.service(output)
     register_views(app)
     _register_pipeline(app, loaded, options, topics, output)
@@ -101,27 +101,26 @@ def _register_pipeline(app: faust.App, loaded: LoadedWorkspace, options: WorkerO
     async def handle(event: faust.EventT) -> None:
         await runner.handle(event.value, _origin(event))
 
-    async def submit(event: faust.EventT) -> tuple[PipelineOutput | None, list]:
+    async def submit(event: faust.EventT) -> tuple[Tally, list]:
         """Queue the outputs of one record; on a non-broker error, reject it (nothing queued)."""
         started = time.perf_counter()
         try:
-            out, acks = await runner.submit(event.value, _origin(event))
+            counts, acks = await runner.submit(event.value, _origin(event))
         except KafkaError:
             raise
         except Exception as exc:
             if not isinstance(exc, EnvelopeError):
                 log.exception("pipeline agent failed on record %s", _origin(event))
-            return None, await output.enqueue_rejects([_failed_record(event, exc)])
+            return [], await output.enqueue_rejects([_failed_record(event, exc)])
         stage.observe(time.perf_counter() - started)
-        return out, acks
+        return counts, acks
 
-    async def complete(event: faust.EventT, out: PipelineOutput | None, acks: list) -> None:
+    async def complete(event: faust.EventT, counts: Tally, acks: list) -> None:
         """Wait for one record's outputs; if one failed, handle the record again (``_guarded``: broker
         errors are retried, anything else rejects the record) — never release it without its outputs."""
         try:
             await asyncio.gather(*acks)
-            if out is not None:
-                count(out)
+            count(counts)
         except Exception as exc:  # noqa: BLE001 - an escaping error would release the record unwritten
             log.warning("pipeline agent: output of %s failed (%r); handling it again", _origin(event), exc)
             await _guarded(handle, event, output, "pipeline")
@@ -148,7 +147,7 @@ def _register_pipeline(app: faust.App, loaded: LoadedWorkspace, options: WorkerO
                 backoff = BrokerBackoff()
                 while True:
                     try:
-                        out, acks = await submit(event)
+                        counts, acks = await submit(event)
                         break
                     except KafkaError as exc:
                         log.warning("pipeline agent: broker error %r on %s; retrying in %.1f s",
@@ -156,7 +155,7 @@ def _register_pipeline(app: faust.App, loaded: LoadedWorkspace, options: WorkerO
                         await backoff.wait()
                 message = event.message
                 message.incref()
-                task = asyncio.ensure_future(complete(event, out, acks))
+                task = asyncio.ensure_future(complete(event, counts, acks))
                 task.add_done_callback(lambda done, m=message: done.cancelled() or m.ack(app.consumer))
                 size = len(event.value or b"")
                 in_flight.append((task, size))

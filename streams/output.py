@@ -5,7 +5,9 @@ Agents write through one ``aiokafka`` producer per worker process rather than Fa
 lacks it).  ``enqueue_*`` methods queue records and return their acknowledgement futures; the pipeline
 agent releases a raw record only once all of them completed, so an offset is never committed ahead of its
 output.  ``send_*`` methods also wait for the acknowledgement.  Routed events are gathered per destination
-partition for a few milliseconds into larger envelopes (:meth:`OutputProducer.enqueue_routed`).
+partition for ``topics.dest_linger_ms`` (50 ms by default) into larger envelopes
+(:meth:`OutputProducer.enqueue_routed`).  Records are compressed as ``topics.compression`` says (zstd by
+default): the broker then handles a few large compressed batches instead of every event's bytes.
 
 Agents call :meth:`OutputProducer.ensure_started` before their first record (Faust starts user
 services only after the agents); the app stops it as one of its services.
@@ -26,7 +28,6 @@ from eventyard.streams.envelope import DestLine, dest_line, group_by_partition, 
 from eventyard.streams.topics import TopicNames
 
 
-ROUTE_LINGER_SECONDS = 0.005
 ROUTE_BATCH_EVENTS = 500
 
 
@@ -53,12 +54,15 @@ class OutputProducer(mode.Service):
     """Writes the worker's records and waits for their acknowledgement."""
 
     def __init__(self, bootstrap_servers: str, topics: TopicNames, idempotent: bool = False,
+                 compression_type: str | None = None, route_linger_seconds: float = 0.05,
                  **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.topics = topics
+        self.route_linger_seconds = route_linger_seconds
         self._config = dict(
             bootstrap_servers=bootstrap_servers, acks="all", enable_idempotence=idempotent,
-            linger_ms=2, max_batch_size=512 * 1024, max_request_size=8 * 1024 * 1024)
+            linger_ms=2, max_batch_size=512 * 1024, max_request_size=8 * 1024 * 1024,
+            compression_type=compression_type)
         self.producer: AIOKafkaProducer
         self._partitions: dict[str, int] = {}
         self._connected = False
@@ -93,9 +97,10 @@ class OutputProducer(mode.Service):
         """Queue each destination's items, grouped by partition of user key; return the ack futures.
 
         Items of consecutive calls for the same destination partition are written as one envelope,
-        sent when it holds :data:`ROUTE_BATCH_EVENTS` events or :data:`ROUTE_LINGER_SECONDS` after its
-        first items arrived: ingest's envelopes are small (a 100-event request over 4 partitions makes
-        4 of 25 events) and every envelope costs each delivery agent a Faust record.  Envelopes go out
+        sent when it holds :data:`ROUTE_BATCH_EVENTS` events or ``route_linger_seconds`` after its first
+        items arrived: ingest's envelopes are small (a 100-event request over 4 partitions makes 4 of 25
+        events), and every envelope costs each delivery agent a Faust record and the broker a request.
+        Envelopes go out
         in call order per partition, so per-user order holds; a call's futures complete when the
         envelopes holding its items are acknowledged (or fail with the broker's error).
         """
@@ -124,7 +129,7 @@ class OutputProducer(mode.Service):
 
     async def _flush_after_linger(self) -> None:
         try:
-            await asyncio.sleep(ROUTE_LINGER_SECONDS)
+            await asyncio.sleep(self.route_linger_seconds)
             await self.flush_routed()
         finally:
             self._linger_task = None

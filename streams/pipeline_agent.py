@@ -47,12 +47,12 @@ class PipelineRunner:
 
     async def handle(self, value: bytes | None, origin: Origin) -> None:
         """Process one raw record and return once every output is acknowledged."""
-        out, acks = await self.submit(value, origin)
+        counts, acks = await self.submit(value, origin)
         await asyncio.gather(*acks)
-        count(out)
+        count(counts)
 
-    async def submit(self, value: bytes | None, origin: Origin) -> tuple[PipelineOutput, list]:
-        """Process one raw record and queue its outputs; return them and their ack futures.
+    async def submit(self, value: bytes | None, origin: Origin) -> tuple[Tally, list]:
+        """Process one raw record and queue its outputs; return its counts and the outputs' ack futures.
 
         Every record of this envelope is queued before this returns, in envelope order, so calling
         ``submit`` for envelopes one after another keeps per-partition (per-user) order even while
@@ -79,7 +79,7 @@ class PipelineRunner:
             metrics.child(metrics.DEDUP_WINDOW_IDS, str(origin.partition)).set(
                 len(self.dedup.windows[origin.partition]))
         acks += await self._enqueue(out, origin)
-        return out, acks
+        return tally(out), acks
 
     async def _run(self, functions: list[UserFunction], events: list[dict], ctx: dict[str, Any]):
         """Apply ``functions`` in turn; yields per input event its events or its first error."""
@@ -147,29 +147,45 @@ class PipelineRunner:
         return acks
 
 
-def count(out: PipelineOutput) -> None:
-    """Add one envelope's counts to the Prometheus metrics."""
-    for (source, stage, reason), n in out.discarded.items():
-        metrics.child(metrics.PIPELINE_DISCARDED, source, stage, reason).inc(n)
+Tally = list[tuple[Any, int]]
+"""One envelope's metric increments: (metric child, amount) pairs."""
+
+
+def tally(out: PipelineOutput) -> Tally:
+    """One envelope's counts as metric increments, to apply once its outputs are acknowledged.
+
+    Taken when the envelope is submitted, so that its decoded events are freed as soon as their outputs
+    are queued instead of living until the broker acknowledges them (up to 16 MB of envelopes are in
+    flight at once).
+    """
+    out_tally: Tally = [(metrics.child(metrics.PIPELINE_DISCARDED, *key), n)
+                        for key, n in out.discarded.items()]
     per_destination: Counter[str] = Counter()
     for (source, destination, stage, reason), n in out.filtered.items():
-        metrics.child(metrics.DESTINATION_FILTERED, source, destination, stage, reason).inc(n)
+        out_tally.append((metrics.child(metrics.DESTINATION_FILTERED, source, destination, stage, reason), n))
         if stage != "integrations":
-            metrics.child(metrics.PIPELINE_DISCARDED, source, stage, reason).inc(n)
+            out_tally.append((metrics.child(metrics.PIPELINE_DISCARDED, source, stage, reason), n))
             per_destination[destination] += n
     for destination, n in per_destination.items():
-        metrics.child(metrics.DELIVERY_EVENTS, destination, "filtered").inc(n)
-    for (source, kind), n in out.violations.items():
-        metrics.child(metrics.PROTOCOLS_VIOLATIONS, source, kind).inc(n)
-    for (source, event), n in out.event_violations.items():
-        metrics.child(metrics.PROTOCOLS_EVENT_VIOLATIONS, source, event).inc(n)
-    for (source, action), n in out.protocol_actions.items():
-        metrics.child(metrics.PROTOCOLS_ACTIONS, source, action).inc(n)
+        out_tally.append((metrics.child(metrics.DELIVERY_EVENTS, destination, "filtered"), n))
+    for key, n in out.violations.items():
+        out_tally.append((metrics.child(metrics.PROTOCOLS_VIOLATIONS, *key), n))
+    for key, n in out.event_violations.items():
+        out_tally.append((metrics.child(metrics.PROTOCOLS_EVENT_VIOLATIONS, *key), n))
+    for key, n in out.protocol_actions.items():
+        out_tally.append((metrics.child(metrics.PROTOCOLS_ACTIONS, *key), n))
     routed: Counter[tuple[str, str]] = Counter()
     for destination, items in out.routes.items():
         for item in items:
             routed[(item["source"], destination)] += 1
-    for (source, destination), n in routed.items():
-        metrics.child(metrics.PIPELINE_ROUTED, source, destination).inc(n)
+    for key, n in routed.items():
+        out_tally.append((metrics.child(metrics.PIPELINE_ROUTED, *key), n))
     for letter in out.dead_letters:
-        metrics.child(metrics.DELIVERY_EVENTS, letter.destination, "dead_lettered").inc()
+        out_tally.append((metrics.child(metrics.DELIVERY_EVENTS, letter.destination, "dead_lettered"), 1))
+    return out_tally
+
+
+def count(counts: Tally) -> None:
+    """Add one envelope's counts (from :func:`tally`) to the Prometheus metrics."""
+    for child, n in counts:
+        child.inc(n)

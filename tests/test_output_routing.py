@@ -44,7 +44,7 @@ def routes(*ids):
 
 
 def producer_with(fake) -> OutputProducer:
-    output = OutputProducer("127.0.0.1:1", TopicNames("t"))
+    output = OutputProducer("127.0.0.1:1", TopicNames("t"), route_linger_seconds=0.005)
     output.producer = fake
     return output
 
@@ -80,3 +80,16 @@ async def test_a_failed_send_fails_the_futures_of_every_call_in_the_envelope():
     futures = await output.enqueue_routed(routes("a")) + await output.enqueue_routed(routes("b"))
     results = await asyncio.gather(*futures, return_exceptions=True)
     assert all(isinstance(r, ConnectionError) for r in results) and len(results) == 2
+
+
+async def test_an_envelope_waits_the_configured_linger_for_more_events():
+    fake = RecordingProducer()
+    fake.release.set()
+    output = OutputProducer("127.0.0.1:1", TopicNames("t"), route_linger_seconds=0.3)
+    output.producer = fake
+    futures = await output.enqueue_routed(routes("a"))
+    await asyncio.sleep(0.1)
+    assert fake.sent == []  # still gathering
+    futures += await output.enqueue_routed(routes("b"))
+    await asyncio.gather(*futures)
+    assert fake.sent == [("t.dest.hook", 0, ["a", "b"])]

@@ -80,3 +80,16 @@ def test_broken_files_report_where(tmp_path, text, line, fragment):
 def test_missing_file(tmp_path):
     result = check(tmp_path / "nowhere")
     assert result.returncode == 2 and "cannot read workspace file" in result.stderr
+
+
+def test_topic_compression_defaults_to_zstd_and_names_the_field_when_unknown(tmp_path):
+    loaded = load_workspace(write(tmp_path, "sources:\n  - {name: web, write_key: k}\n"))
+    assert loaded.model.topics.compression_type == "zstd"
+    assert loaded.model.topics.dest_linger_ms == 50
+    loaded = load_workspace(write(tmp_path, "topics: {compression: none}\nsources:\n  - {name: web, write_key: k}\n"))
+    assert loaded.model.topics.compression_type is None
+    with pytest.raises(WorkspaceError) as err:
+        load_workspace(write(tmp_path, "topics:\n  compression: brotli\nsources:\n  - {name: web, write_key: k}\n"))
+    [problem] = err.value.problems
+    assert (problem.line, problem.field) == (2, "topics.compression")
+    assert "zstd" in str(problem)

@@ -12,7 +12,6 @@ values win), since one statement may update a row only once.
 from __future__ import annotations
 
 import asyncio
-import itertools
 from collections.abc import Iterable
 from typing import Any
 
@@ -26,22 +25,25 @@ async def write_batch(conn: asyncpg.Connection, schema: str, inserts: Iterable[T
                       upserts: list[TableRecords]) -> None:
     """Store ``inserts`` (existing keys skipped) and ``upserts`` (existing keys merged) in one transaction.
 
-    ``inserts`` may build its tables when iterated: the first one is copied while the others are built.
+    ``inserts`` may build its tables when iterated: each one is built while the server answers the
+    ``COPY`` of the one before (a ``COPY`` is two round trips; the first overlaps the building).
     """
     upserts = [merge_by_key(table) for table in upserts]
+    built: list[TableRecords] = []
     tables = iter(inserts)
-    built = list(itertools.islice(tables, 1))
     try:
         async with conn.transaction():
-            if built:
-                first = asyncio.ensure_future(_copy(conn, schema, built[0]))
-                try:
-                    await asyncio.sleep(0)  # the first COPY goes out; the server loads it while the rest is built
-                    built += tables
-                finally:
-                    await first
-            for table in built[1:]:
-                await _copy(conn, schema, table)
+            copying: asyncio.Future | None = None
+            try:
+                for table in tables:  # built here, while the previous COPY waits for the server
+                    built.append(table)
+                    if copying is not None:
+                        await copying
+                    copying = asyncio.ensure_future(_copy(conn, schema, table))
+                    await asyncio.sleep(0)  # the COPY's first message goes out before the next table is built
+            finally:
+                if copying is not None:
+                    await copying
             for table in upserts:
                 await _insert(conn, schema, table, update=True)
     except asyncpg.UniqueViolationError:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import orjson
 
-from eventyard.bench.probes import OutputTap
+from eventyard.bench.probes import OutputTap, WorkerCounters
 from eventyard.bench.report import percentile
 from eventyard.bench.workspace import WRITE_KEY
 
@@ -80,6 +80,24 @@ async def offered_run(tap: OutputTap, ingest_url: str, rate: float, seconds: flo
         growth = percentile(late, 0.5) - percentile(early, 0.5)
     return RateResult(rate, load["achieved_rate"], load["errors"] + load["skipped"], len(window),
                       percentile(latencies, 0.5), percentile(latencies, 0.99), growth, load["p99_ms"])
+
+
+async def settle_backlog(tap: OutputTap, counters: WorkerCounters, quiet: float = 5.0,
+                         timeout: float = 300.0) -> None:
+    """Wait until the workers have worked off what earlier rates left: neither the output nor any worker
+    counter (events resolved by destinations, discarded by pipeline stages) moved for ``quiet`` seconds.
+
+    The output alone is not enough: while a worker's pipeline works through a raw backlog, its delivery
+    agents can go several seconds without a record (docs/performance.md, "Noticed").
+    """
+    deadline = time.monotonic() + timeout
+    last, since = None, time.monotonic()
+    while time.monotonic() < deadline and time.monotonic() - since < quiet:
+        await asyncio.sleep(0.5)
+        resolved, discarded = await asyncio.to_thread(counters.read)
+        seen = (tap.count, sum(resolved.values()), sum(discarded.values()))
+        if seen != last:
+            last, since = seen, time.monotonic()
 
 
 async def highest_sustained(tap: OutputTap, ingest_url: str, rates: list[float],

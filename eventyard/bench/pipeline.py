@@ -6,7 +6,9 @@ the fill to the moment the ``kafka_topic`` destination's output stops growing (c
 :class:`~eventyard.bench.probes.OutputTap`) and the ``file`` destination's counter stops moving, and is
 expressed in raw events per second: the share of the output that arrived after the fill, times the
 events offered, over that time (filters, the plan and dedup let fewer events out than went in).  The
-worker's counters (``/metrics``) add which stages discarded what.
+worker's counters (``/metrics``) add which stages discarded what.  "Stops" means 10 s without a change:
+while the pipeline agent works through the filled topic, the delivery agents of the same worker can go
+several seconds without a record.
 """
 
 from __future__ import annotations
@@ -40,9 +42,9 @@ class DrainResult:
 
 
 async def fill_raw(bootstrap: str, topic: str, count: int, partitions: int, run: str) -> None:
-    """Write ``count`` events as raw envelopes to ``topic``."""
+    """Write ``count`` events as raw envelopes to ``topic``, compressed as ingest writes them."""
     envelopes = raw_envelopes(count, partitions, SOURCE, run)
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, **PRODUCER_SETTINGS)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, **PRODUCER_SETTINGS, compression_type="zstd")
     await producer.start()
     try:
         futures = [await producer.send(topic, value, partition=partition) for partition, value in envelopes]
@@ -55,16 +57,22 @@ async def start_workers(workspace: Path, bootstrap: str, state_dir: Path, count:
     """Start ``count`` workers one after the other, each once the previous owns partitions."""
     loaded = load_workspace(str(workspace))
     await ensure_topics(bootstrap, loaded.model)
+    return await add_workers(workspace, bootstrap, state_dir, count, joined=0)
+
+
+async def add_workers(workspace: Path, bootstrap: str, state_dir: Path, count: int,
+                      joined: int = 1) -> list[procs.Service]:
+    """Start ``count`` more workers in a group of ``joined``; wait for the group's last rebalance."""
     workers: list[procs.Service] = []
     for _ in range(count):
         workers.append(await asyncio.to_thread(procs.start_worker, workspace, bootstrap, state_dir))
-    if count > 1:
+    if joined + count > 1 and count:
         await asyncio.sleep(8)  # the group rebalances once more when the last worker joins
     return workers
 
 
 async def drain(workspace: Path, bootstrap: str, state_dir: Path, output: str, events: int, workers: int,
-                run: str, quiet: float = 3.0, stall: float = 60.0) -> DrainResult:
+                run: str, quiet: float = 10.0, stall: float = 60.0) -> DrainResult:
     """Start workers, fill the raw topic with ``events`` events and measure the drain.
 
     Progress is the ``kafka_topic`` output (records counted by a tap); the drain is over when neither

@@ -1,9 +1,10 @@
 """The order of the benchmark's phases on one embedded broker, and the lines each phase adds.
 
-Phases: raw limits → ingest alone → worker alone → end to end (stepped rates up to the first one not
-sustained, a wait for the backlog to drain, then the fixed-rate run: a warm-up at the same rate, after which
-memory is sampled, and the measured duration, at whose end it is sampled again) → warehouse.  Each phase uses its own topics
-(a fresh prefix) and deletes them afterwards, since the in-memory broker keeps every record.
+Phases: raw limits → worker alone (one process) → end to end (``workers`` processes: stepped rates up to
+the first one not sustained, a wait for the backlog to drain, then the fixed-rate run: a warm-up at the
+same rate, after which memory is sampled, and the measured duration, at whose end it is sampled again) →
+warehouse; ingest alone runs after the raw limits.  Each phase uses its own topics (a fresh prefix) and
+deletes them afterwards, since the in-memory broker keeps every record.
 :class:`Options` holds the sizes; :meth:`Options.quick_run` is the seconds-long version the smoke test runs.
 """
 
@@ -18,7 +19,7 @@ from pathlib import Path
 import orjson
 
 from eventyard.bench import e2e, http_load, pipeline, raw, warehouse
-from eventyard.bench.probes import OutputTap, sample_output
+from eventyard.bench.probes import OutputTap, WorkerCounters, sample_output
 from eventyard.bench.procs import Service, rss_mb, start_ingest
 from eventyard.bench.report import Line, Report
 from eventyard.bench.workload import http_batch_body, make_event
@@ -45,7 +46,8 @@ class Options:
     step_seconds: float = 10.0
     warehouse_events: int = 20_000
     partitions: int = 4
-    workers: int = 1
+    workers: int = 2
+    """Worker processes end to end; the worker-alone line always drains with one."""
     phases: tuple[str, ...] = PHASES
 
     @classmethod
@@ -131,17 +133,15 @@ class Bench:
                              produce, "raw produce", "≥ 5,000 requests/s", _wrk_notes(single)))
 
     async def pipeline(self) -> None:
-        """Lines 3 and 4 (and 6): worker alone, then end to end through the same workers."""
+        """Lines 3 and 4 (and 6): one worker alone, then end to end through ``workers`` of them."""
         workspace, features, output = self._workspace("pipe", with_features=True)
-        workers = self.options.workers
         drained = await pipeline.drain(workspace, self.bootstrap, self.state_dir, output,
-                                       self.options.worker_events, workers, "bench")
+                                       self.options.worker_events, 1, "bench")
         try:
             sample = await sample_output(self.bootstrap, output, 2000)
             active = pipeline.active_features(features, drained.discarded, sample)
             self.report.add(Line(
-                f"worker alone ({workers} process{'es' if workers > 1 else ''}), per process",
-                drained.events_per_second / workers, "events/s", self.limits["passthrough"],
+                "worker alone (1 process)", drained.events_per_second, "events/s", self.limits["passthrough"],
                 "raw passthrough", "≥ 50 % of raw passthrough",
                 {"events": self.options.worker_events, "seconds": round(drained.seconds, 2),
                  "partitions": self.options.partitions, "configured": "+".join(features) or "none",
@@ -149,6 +149,8 @@ class Bench:
                  "delivered_kafka_topic": drained.delivered, "discarded": dict(drained.discarded),
                  "resolved": dict(drained.resolved)}))
             if "e2e" in self.options.phases:
+                drained.workers += await pipeline.add_workers(workspace, self.bootstrap, self.state_dir,
+                                                              self.options.workers - 1)
                 await self.end_to_end(workspace, output, drained.workers)
         finally:
             for worker in drained.workers:
@@ -165,7 +167,7 @@ class Bench:
             processes = {"ingest": ingest.pid, "broker": self.broker.process.pid,
                          **{f"worker{n + 1}": w.pid for n, w in enumerate(workers)}}
             steps = await e2e.highest_sustained(tap, url, self.options.step_rates, self.options.step_seconds)
-            await tap.settle(quiet=3.0, timeout=180.0)  # a rate that was not sustained left a backlog
+            await e2e.settle_backlog(tap, WorkerCounters([w.port for w in workers]))  # a backlog of the steps
             warmup, seconds = self.options.warmup_seconds, self.options.fixed_seconds
             memory_start = asyncio.ensure_future(_rss_after(processes, warmup))
             memory_end = asyncio.ensure_future(_rss_after(processes, warmup + seconds - 0.5))

@@ -71,7 +71,7 @@ def base_document(prefix: str, partitions: int, output_topic: str, bootstrap: st
         "sources": [{"name": SOURCE, "write_key": WRITE_KEY}],
         "destinations": [
             {"name": KAFKA_DEST, "type": "kafka_topic",
-             "settings": {"topic": output_topic, "bootstrap_servers": bootstrap}},
+             "settings": {"topic": output_topic, "bootstrap_servers": bootstrap, "compression": "zstd"}},
             {"name": FILE_DEST, "type": "file",
              "settings": {"directory": "archive", "fsync": False,
                           "max_bytes": 64 * 1024 * 1024}},

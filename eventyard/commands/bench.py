@@ -19,7 +19,8 @@ import click
 @click.option("--duration", type=float, default=None,
               help="Seconds of the fixed-rate end-to-end run (memory is compared over it).")
 @click.option("--out", default="bench/results", show_default=True, help="Directory of the JSON results.")
-@click.option("--workers", default=1, show_default=True, help="Worker processes.")
+@click.option("--workers", default=2, show_default=True,
+              help="Worker processes end to end (the worker-alone line uses one).")
 @click.option("--partitions", default=4, show_default=True, help="Partitions of every topic.")
 @click.option("--rate", type=float, default=None, help="Offered rate of the fixed-rate run (events/s).")
 @click.option("--phase", "phases", multiple=True,

@@ -29,12 +29,26 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+Compression = Literal["none", "gzip", "snappy", "lz4", "zstd"]
+"""Kafka record compression codecs (aiokafka's, through ``cramjam``)."""
+
+
 class TopicsConfig(Strict):
     """Names and sizes of the internal topics."""
 
     prefix: str = Field(default="eventyard", pattern=r"^[A-Za-z0-9._-]{1,100}$")
     partitions: int = Field(default=4, ge=1, le=1024)
     replication_factor: int = Field(default=1, ge=1, le=7)
+    compression: Compression = Field(
+        default="zstd", description="compression of the records eventyard writes to its own topics")
+    dest_linger_ms: float = Field(
+        default=50.0, ge=0, le=1000,
+        description="how long the pipeline gathers a destination partition's events into one dest envelope")
+
+    @property
+    def compression_type(self) -> str | None:
+        """:attr:`compression` as aiokafka's ``compression_type``."""
+        return None if self.compression == "none" else self.compression
 
 
 class IngestConfig(Strict):
