@@ -27,6 +27,7 @@ import faust
 
 from eventyard.config.loader import LoadedWorkspace
 from eventyard.streams.consumer import EventyardTransport
+from eventyard.streams.topics import TopicNames
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,8 @@ class EventyardApp(faust.App):
     """
 
     drain_seconds: float = 5.0
+    intake_topics: frozenset[str] = frozenset()
+    """Topics whose records the consumer hands out after the destination topics' (``streams.consumer``)."""
 
     def _new_transport(self) -> Any:
         """Faust's aiokafka transport with a bounded fetch wait (``eventyard.streams.consumer``)."""
@@ -102,5 +105,6 @@ def create_app(loaded: LoadedWorkspace, options: WorkerOptions) -> faust.App:
         worker_redirect_stdouts=False,
     )
     app.drain_seconds = min(10.0, options.session_timeout / 2)
+    app.intake_topics = frozenset({TopicNames(prefix).raw})
     register_agents(app, loaded, options)
     return app

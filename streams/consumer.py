@@ -1,4 +1,4 @@
-"""The worker's Kafka transport: Faust's aiokafka driver with a short fetch wait.
+"""The worker's Kafka transport: Faust's aiokafka driver with a short fetch wait and deliveries first.
 
 Faust's aiokafka driver creates its consumer with ``fetch_max_wait_ms=1500`` (hard-coded in
 ``faust/transport/drivers/aiokafka.py``).  On Apache Kafka that costs nothing: a fetch long-polls and
@@ -8,6 +8,14 @@ fetch when a record arrives, so each consumer hop added up to the whole wait —
 (raw → pipeline, ``dest.<name>`` → delivery).  :data:`FETCH_MAX_WAIT_MS` bounds the wait instead; on
 Kafka it only makes an idle consumer ask more often (20 fetches/s).
 
+One consumer feeds every agent of a worker, and Faust hands each poll's records to the agents one by
+one, waiting whenever an agent's buffer is full.  aiokafka returns buffered records partition by
+partition, so a poll over a backlogged raw topic returned a whole fetch of it (megabytes of compressed
+envelopes, seconds of pipeline work) before the worker's delivery agents got the records it had just
+routed.  Each poll now returns the destination topics' buffered records first, then at most
+:data:`INTAKE_POLL_RECORDS` records of the *intake* topics (``EventyardApp.intake_topics``: the raw
+topic), so a worker delivers while it routes (``tests/test_delivery_backlog.py``).
+
 :class:`EventyardTransport` is what :meth:`EventyardApp._new_transport` returns; nothing else of the
 driver changes.
 """
@@ -16,9 +24,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from aiokafka.errors import ConsumerStoppedError
 from faust.transport.drivers import aiokafka as driver
+from faust.types import TP
 
 FETCH_MAX_WAIT_MS = 50
+INTAKE_POLL_RECORDS = 32
 
 
 class _ConsumerThread(driver.AIOKafkaConsumerThread):
@@ -28,6 +39,28 @@ class _ConsumerThread(driver.AIOKafkaConsumerThread):
         consumer = super()._create_worker_consumer(transport)
         consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS  # read when the consumer starts its fetcher
         return consumer
+
+    async def _fetch_records(self, consumer: Any, active_partitions: set[TP], timeout: float | None = None,
+                             max_records: int | None = None) -> dict[TP, list]:
+        """Buffered records of the destination topics first (all of them), then at most
+        :data:`INTAKE_POLL_RECORDS` of the intake topics; wait up to ``timeout`` only when neither has any."""
+        if not self.consumer.flow_active:
+            return {}
+        fetcher = consumer._fetcher
+        if consumer._closed or fetcher._closed:
+            raise ConsumerStoppedError()
+        intake_topics = getattr(self.consumer.app, "intake_topics", frozenset())
+        intake = {tp for tp in active_partitions if tp.topic in intake_topics}
+        deliveries = set(active_partitions) - intake
+        with fetcher._subscriptions.fetch_context():
+            # fetched_records treats an empty partition set as "every partition": never pass one
+            records = await fetcher.fetched_records(deliveries, timeout=0) if deliveries else {}
+            if intake:
+                records.update(await fetcher.fetched_records(intake, timeout=0, max_records=INTAKE_POLL_RECORDS))
+            if records or not active_partitions:
+                return records
+            return await fetcher.fetched_records(active_partitions, timeout=timeout,
+                                                 max_records=INTAKE_POLL_RECORDS)
 
 
 class _Consumer(driver.Consumer):
