@@ -87,8 +87,9 @@ async def settle_backlog(tap: OutputTap, counters: WorkerCounters, quiet: float 
     """Wait until the workers have worked off what earlier rates left: neither the output nor any worker
     counter (events resolved by destinations, discarded by pipeline stages) moved for ``quiet`` seconds.
 
-    The output alone is not enough: while a worker's pipeline works through a raw backlog, its delivery
-    agents can go several seconds without a record (docs/performance.md, "Noticed").
+    The output alone is not enough: the output can pause while a worker's pipeline works through a raw
+    backlog (for seconds before the worker served its destination topics first, docs/performance.md,
+    "Deliveries first"; the wait still covers it).
     """
     deadline = time.monotonic() + timeout
     last, since = None, time.monotonic()

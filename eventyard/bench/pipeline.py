@@ -6,9 +6,9 @@ the fill to the moment the ``kafka_topic`` destination's output stops growing (c
 :class:`~eventyard.bench.probes.OutputTap`) and the ``file`` destination's counter stops moving, and is
 expressed in raw events per second: the share of the output that arrived after the fill, times the
 events offered, over that time (filters, the plan and dedup let fewer events out than went in).  The
-worker's counters (``/metrics``) add which stages discarded what.  "Stops" means 10 s without a change:
-while the pipeline agent works through the filled topic, the delivery agents of the same worker can go
-several seconds without a record.
+worker's counters (``/metrics``) add which stages discarded what.  "Stops" means 10 s without a change,
+a margin kept from before the worker served its destination topics first (docs/performance.md,
+"Deliveries first"), when its delivery agents could go seconds without a record during the drain.
 """
 
 from __future__ import annotations
