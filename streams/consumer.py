@@ -40,12 +40,14 @@ class _ConsumerThread(driver.AIOKafkaConsumerThread):
         consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS  # read when the consumer starts its fetcher
         return consumer
 
-    async def _fetch_records(self, consumer: Any, active_partitions: set[TP], timeout: float | None = None,
+    async def _fetch_records(self, consumer: Any, active_partitions: set[TP] | None, timeout: float | None = None,
                              max_records: int | None = None) -> dict[TP, list]:
         """Buffered records of the destination topics first (all of them), then at most
         :data:`INTAKE_POLL_RECORDS` of the intake topics; wait up to ``timeout`` only when neither has any."""
         if not self.consumer.flow_active:
             return {}
+        if active_partitions is None:  # a client-only app: no agents to order
+            return await super()._fetch_records(consumer, active_partitions, timeout, max_records)
         fetcher = consumer._fetcher
         if consumer._closed or fetcher._closed:
             raise ConsumerStoppedError()
