@@ -20,7 +20,7 @@ from pathlib import Path
 from aiohttp import web
 
 from eventyard.broker import free_port
-from support import Proc, start_ingest, start_worker
+from support import Proc, serve_app, start_ingest, start_worker
 
 BAD_EVENT = "Bad Event"
 
@@ -35,11 +35,7 @@ async def start_hook() -> tuple[web.AppRunner, int]:
 
     app = web.Application()
     app.router.add_post("/hook", receive)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    return runner, port
+    return await serve_app(app)
 
 
 def health_workspace(workspace_factory, hook_port: int) -> Path:

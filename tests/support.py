@@ -3,6 +3,8 @@
 ``start_ingest`` / ``start_worker`` run ``python -m eventyard ingest|worker`` against the session broker
 on free ports and wait until they are ready (the worker: until it owns partitions).  ``read_topic``
 consumes a topic from the beginning until ``count`` records arrived or ``timeout`` passed.
+``serve_app`` runs an aiohttp app on a free loopback port; ``count_lines`` counts a file destination's
+events without parsing them.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from aiohttp import web
 from aiokafka import AIOKafkaConsumer
 
 from eventyard.broker import free_port
@@ -137,3 +140,17 @@ async def wait_for(predicate, timeout: float, interval: float = 0.05):
         await asyncio.sleep(interval)
         value = predicate()
     return value
+
+
+async def serve_app(app: web.Application) -> tuple[web.AppRunner, int]:
+    """Serve ``app`` on a free 127.0.0.1 port in this event loop; return its runner (to clean up) and port."""
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    return runner, port
+
+
+def count_lines(directory: Path) -> int:
+    """Events in the JSON Lines files under ``directory`` (one per line), counted without parsing."""
+    return sum(path.read_bytes().count(b"\n") for path in directory.glob("*.jsonl"))

@@ -13,7 +13,8 @@ import orjson
 from aiohttp import web
 
 from eventyard.bench.loadgen import offer
-from eventyard.broker import free_port
+
+from support import serve_app
 
 
 async def serve(chunked: bool):
@@ -37,11 +38,7 @@ async def serve(chunked: bool):
 
     app = web.Application()
     app.router.add_post("/v1/batch", batch)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    return runner, port, seen
+    return (*await serve_app(app), seen)
 
 
 async def test_load_client_counts_answers_and_keeps_the_rate():

@@ -22,14 +22,9 @@ from eventyard.bench.workload import raw_envelopes
 from eventyard.streams.envelope import decode_envelope
 
 from pipeline_support import metric
-from support import start_worker, wait_for
+from support import count_lines, start_worker, wait_for
 
 EVENTS = 40_000
-
-
-def archived(directory) -> int:
-    """Events in the archive's JSON Lines files (one per line)."""
-    return sum(path.read_bytes().count(b"\n") for path in directory.glob("*.jsonl"))
 
 
 async def fill(bootstrap: str, topic: str) -> int:
@@ -58,15 +53,15 @@ async def test_delivery_keeps_up_while_the_pipeline_drains_a_backlog(workspace_f
         while time.monotonic() - started < 60:
             routed = await asyncio.to_thread(metric, worker.port, "eventyard_pipeline_routed_total",
                                              destination="archive")
-            delivered = archived(archive) if archive.exists() else 0
+            delivered = count_lines(archive)
             lead = max(lead, routed - delivered)
             if delivered >= distinct:
                 break
             await asyncio.sleep(0.02)
-        assert await wait_for(lambda: archived(archive) >= distinct, 30)
+        assert await wait_for(lambda: count_lines(archive) >= distinct, 30)
     finally:
         worker.stop()
     print(f"backlog: at most {lead:,.0f} of {distinct:,} events routed ahead of the archive; "
           f"drained in {time.monotonic() - started:.1f} s")
-    assert archived(archive) == distinct
+    assert count_lines(archive) == distinct
     assert lead <= distinct / 2, f"{lead:,.0f} events were routed before the archive got them"

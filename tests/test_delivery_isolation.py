@@ -20,7 +20,7 @@ from aiokafka import AIOKafkaProducer
 from eventyard.streams.envelope import encode_envelope
 
 from scripted_webhook import ScriptedWebhook
-from support import start_worker, wait_for
+from support import count_lines, start_worker, wait_for
 
 OUTAGE_SECONDS = 20.0
 ENVELOPES, PER_ENVELOPE = 100, 100
@@ -31,11 +31,6 @@ def batch(tag: str, n: int) -> list[dict]:
     return [{"source": "web", "event": {"type": "track", "event": "E", "userId": f"user-{i % 50}",
                                         "messageId": f"{tag}-{n}-{i}", "properties": {"i": i}}}
             for i in range(PER_ENVELOPE)]
-
-
-def archived(directory) -> int:
-    """Events in the archive's JSON Lines files (one per line)."""
-    return sum(path.read_bytes().count(b"\n") for path in directory.glob("*.jsonl"))
 
 
 async def publish_all(bootstrap: str, topics: list[str], tag: str, envelopes: int = ENVELOPES) -> None:
@@ -54,7 +49,7 @@ async def archive_rate(directory, bootstrap: str, topics: list[str], tag: str, u
     until it holds ``until`` lines (both phases are measured the same way)."""
     started = time.monotonic()
     await publish_all(bootstrap, topics, tag)
-    assert await wait_for(lambda: archived(directory) >= until, 60, interval=0.05)
+    assert await wait_for(lambda: count_lines(directory) >= until, 60, interval=0.05)
     return ENVELOPES * PER_ENVELOPE / (time.monotonic() - started)
 
 
@@ -80,7 +75,7 @@ async def test_failing_webhook_does_not_slow_the_archive(workspace_factory, boot
             both = [f"{prefix}.dest.hook", f"{prefix}.dest.archive"]
             outage_ends = 0.0  # healthy while warming up
             await publish_all(bootstrap, both, "w", WARM_UP_ENVELOPES)
-            assert await wait_for(lambda: archived(tmp_path / "archive") >= warm and sum(hook.values()) >= warm,
+            assert await wait_for(lambda: count_lines(tmp_path / "archive") >= warm and sum(hook.values()) >= warm,
                                   60, interval=0.05)
 
             outage_ends = time.monotonic() + OUTAGE_SECONDS
