@@ -103,7 +103,11 @@ async def offer(url: str, write_key: str, rate: float, seconds: float, batch: in
     async def post(data: bytes) -> None:
         nonlocal inflight
         started = time.perf_counter()
-        connection = idle.pop() if idle else None
+        connection = None
+        while idle and connection is None:
+            connection = idle.pop()
+            if connection.transport is None:  # the server closed it while it was idle
+                connection = None
         try:
             if connection is None:
                 _, connection = await loop.create_connection(Connection, parts.hostname, parts.port)
