@@ -16,6 +16,13 @@ routed.  Each poll now returns the destination topics' buffered records first, t
 :data:`INTAKE_POLL_RECORDS` records of the *intake* topics (``EventyardApp.intake_topics``: the raw
 topic), so a worker delivers while it routes (``tests/test_delivery_backlog.py``).
 
+A poll with nothing buffered waits for records of the partitions that were *active* when it started
+(Faust drops a partition from that set while its agent's buffer is full).  Faust asks it to wait up to
+1 s, and a partition whose buffer drained meanwhile was not polled until that second was over: an agent
+went idle for a second with records waiting (``tests/test_delivery_isolation.py`` caught it as an
+archive that stalled for ~1 s while a failing webhook's agent had a full buffer).  The wait is
+:data:`POLL_WAIT_SECONDS` instead, so a drained partition is polled again within 50 ms.
+
 :class:`EventyardTransport` is what :meth:`EventyardApp._new_transport` returns; nothing else of the
 driver changes.
 """
@@ -30,6 +37,7 @@ from faust.types import TP
 
 FETCH_MAX_WAIT_MS = 50
 INTAKE_POLL_RECORDS = 32
+POLL_WAIT_SECONDS = 0.05
 
 
 class _ConsumerThread(driver.AIOKafkaConsumerThread):
@@ -43,7 +51,8 @@ class _ConsumerThread(driver.AIOKafkaConsumerThread):
     async def _fetch_records(self, consumer: Any, active_partitions: set[TP] | None, timeout: float | None = None,
                              max_records: int | None = None) -> dict[TP, list]:
         """Buffered records of the destination topics first (all of them), then at most
-        :data:`INTAKE_POLL_RECORDS` of the intake topics; wait up to ``timeout`` only when neither has any."""
+        :data:`INTAKE_POLL_RECORDS` of the intake topics; when neither has any, wait for records up to
+        :data:`POLL_WAIT_SECONDS` (not Faust's ``timeout`` of 1 s: see the module's docstring)."""
         if not self.consumer.flow_active:
             return {}
         if active_partitions is None:  # a client-only app: no agents to order
@@ -61,8 +70,8 @@ class _ConsumerThread(driver.AIOKafkaConsumerThread):
                 records.update(await fetcher.fetched_records(intake, timeout=0, max_records=INTAKE_POLL_RECORDS))
             if records or not active_partitions:
                 return records
-            return await fetcher.fetched_records(active_partitions, timeout=timeout,
-                                                 max_records=INTAKE_POLL_RECORDS)
+            wait = POLL_WAIT_SECONDS if timeout is None else min(timeout, POLL_WAIT_SECONDS)
+            return await fetcher.fetched_records(active_partitions, timeout=wait, max_records=INTAKE_POLL_RECORDS)
 
 
 class _Consumer(driver.Consumer):
