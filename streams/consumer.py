@@ -60,7 +60,7 @@ class _ConsumerThread(driver.AIOKafkaConsumerThread):
         fetcher = consumer._fetcher
         if consumer._closed or fetcher._closed:
             raise ConsumerStoppedError()
-        intake_topics = getattr(self.consumer.app, "intake_topics", frozenset())
+        intake_topics = self.consumer.app.intake_topics
         intake = {tp for tp in active_partitions if tp.topic in intake_topics}
         deliveries = set(active_partitions) - intake
         with fetcher._subscriptions.fetch_context():

@@ -16,29 +16,23 @@ import asyncio
 import time
 
 import yaml
-from aiokafka import AIOKafkaProducer
 
+from eventyard.bench.pipeline import fill_raw
 from eventyard.bench.workload import raw_envelopes
+from eventyard.bench.workspace import SOURCE
 from eventyard.streams.envelope import decode_envelope
 
 from pipeline_support import metric
 from support import count_lines, start_worker, wait_for
 
 EVENTS = 40_000
+RUN = "backlog"
 
 
-async def fill(bootstrap: str, topic: str) -> int:
-    """Write the backlog; return how many distinct events it holds (dedup drops the repeated ones)."""
-    envelopes = raw_envelopes(EVENTS, 4, "web", "backlog")
-    distinct = {item["event"]["messageId"] for _, value in envelopes for item in decode_envelope(value).items}
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", compression_type="zstd",
-                                linger_ms=10, max_batch_size=256 * 1024)
-    await producer.start()
-    try:
-        await asyncio.gather(*[await producer.send(topic, value, partition=p) for p, value in envelopes])
-    finally:
-        await producer.stop()
-    return len(distinct)
+def distinct_events() -> int:
+    """The events of the backlog that dedup lets through (the workload repeats every fiftieth one)."""
+    return len({item["event"]["messageId"] for _, value in raw_envelopes(EVENTS, 4, SOURCE, RUN)
+                for item in decode_envelope(value).items})
 
 
 async def test_delivery_keeps_up_while_the_pipeline_drains_a_backlog(workspace_factory, bootstrap, tmp_path):
@@ -48,7 +42,8 @@ async def test_delivery_keeps_up_while_the_pipeline_drains_a_backlog(workspace_f
     prefix = yaml.safe_load((workspace / "eventyard.yaml").read_text())["topics"]["prefix"]
     worker = start_worker(workspace, bootstrap, tmp_path)
     try:
-        distinct = await fill(bootstrap, f"{prefix}.raw")
+        distinct = distinct_events()
+        await fill_raw(bootstrap, f"{prefix}.raw", EVENTS, 4, RUN)  # zstd, as ingest writes it
         lead, started = 0.0, time.monotonic()
         while time.monotonic() - started < 60:
             routed = await asyncio.to_thread(metric, worker.port, "eventyard_pipeline_routed_total",

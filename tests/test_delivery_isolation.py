@@ -4,9 +4,9 @@ Both destinations get the same events at once.  The archive (file) must deliver 
 webhook is still failing, at a rate comparable to its rate for the same load once the webhook is healthy
 again (measured in the same run, printed); the webhook then recovers and receives every event exactly
 once.  A healthy warm-up load goes through both destinations first, so that neither phase includes the
-worker's start (first fetches, connections): on a broker loaded by a long test session the start alone
-took about a second, which the outage phase was charged with.  Progress is read by counting archive
-lines, not parsing them, so the test process takes little of the machine's two cores.
+worker's start (first fetches, connections), which only the first phase would otherwise pay for.
+Progress is read by counting archive lines, not parsing them, so the test process takes little of the
+machine's two cores.
 
 This test caught a worker stall: the archive's last envelopes waited about a second while the failing
 webhook's agent had a full buffer, because a Faust poll waits up to 1 s for the partitions that were active
