@@ -11,7 +11,7 @@ import subprocess
 import sys
 
 LINES = ("raw: aiokafka produce", "raw: aiokafka consume→produce→commit", "ingest: HTTP 100-event batches",
-         "ingest: single-event requests", "worker alone", "end to end: p99", "end to end: highest sustained",
+         "ingest: single-event requests", "worker alone", "raw: one aiokafka hop", "end to end: p99", "end to end: highest sustained",
          "memory: ingest", "memory: worker1", "memory: broker", "warehouse:")
 
 
@@ -34,3 +34,6 @@ def test_quick_bench_prints_and_writes_every_line(tmp_path, postgres_dsn):
     assert worker["notes"]["delivered_kafka_topic"] > 0
     assert worker["limit"] > 0 and worker["ratio"] is not None
     assert figures["end to end: p99 at 2,000 events/s"]["notes"]["delivered"] > 0
+    hop = figures["raw: one aiokafka hop, p99 at 2,000 events/s"]
+    assert hop["notes"]["records"] >= 2_000 * 3  # the fixed run's warm-up + duration (1 + 3 s) at 2,000/s
+    assert figures["end to end: p99 at 2,000 events/s"]["limit"] == hop["ours"]

@@ -4,7 +4,12 @@
   records, until the last is acknowledged;
 * :func:`passthrough_rate` — one process consuming a pre-filled topic (``getmany``), producing every
   record to a second topic, waiting for the acknowledgements and committing, batch by batch: the
-  minimal at-least-once worker.
+  minimal at-least-once worker;
+* :func:`hop_latency` — one Kafka hop at the end-to-end run's fixed rate and duration: the same producer
+  settings, one record per event, and a consumer with the worker's fetch wait; latency from each record's
+  timestamp (set when it is sent) to its receipt.  The embedded broker's cost per request grows with the
+  batches a partition holds (docs/performance.md, "The broker's cost grows with what it holds"), so this
+  line shows how far one bare hop drifts over the same minutes as the pipeline's three.
 """
 
 from __future__ import annotations
@@ -17,7 +22,9 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from eventyard.bench.report import percentile
 from eventyard.bench.workload import make_event
+from eventyard.streams.consumer import FETCH_MAX_WAIT_MS
 
 PRODUCER_SETTINGS = dict(acks="all", linger_ms=10, max_batch_size=256 * 1024,
                          max_request_size=4 * 1024 * 1024)
@@ -100,3 +107,46 @@ async def passthrough_rate(bootstrap: str, source_topic: str, count: int, partit
         await asyncio.gather(consumer.stop(), producer.stop())
         await delete_topics(bootstrap, [target])
     return moved / elapsed if elapsed else 0.0
+
+
+async def hop_latency(bootstrap: str, rate: float, seconds: float, partitions: int) -> dict[str, float | None]:
+    """Send ``rate`` records/s for ``seconds`` to a fresh topic while consuming it; return the latency
+    (ms) p50 and p99 over the run, and p99 over its first and last thirds."""
+    topic = f"bench-hop-{uuid.uuid4().hex[:8]}"
+    await create_topics(bootstrap, [topic], partitions)
+    records = event_records(1000)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, **PRODUCER_SETTINGS)
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest",
+                                enable_auto_commit=False, fetch_max_wait_ms=FETCH_MAX_WAIT_MS)
+    await asyncio.gather(producer.start(), consumer.start())
+    received: list[tuple[float, float]] = []  # (sent ms, latency ms)
+
+    async def consume() -> None:
+        while True:
+            batch = await consumer.getmany(timeout_ms=200)
+            now_ms = time.time() * 1000
+            received.extend((r.timestamp, now_ms - r.timestamp) for rs in batch.values() for r in rs)
+
+    reader = asyncio.ensure_future(consume())
+    try:
+        started, sent = time.monotonic(), 0
+        while (elapsed := time.monotonic() - started) < seconds:
+            for _ in range(int(elapsed * rate) - sent):
+                await producer.send(topic, records[sent % len(records)], partition=sent % partitions)
+                sent += 1
+            await asyncio.sleep(0.005)
+        await producer.flush()
+        deadline = time.monotonic() + 30
+        while len(received) < sent and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+    finally:
+        reader.cancel()
+        await asyncio.gather(reader, return_exceptions=True)
+        await asyncio.gather(consumer.stop(), producer.stop())
+        await delete_topics(bootstrap, [topic])
+    received.sort()
+    third = len(received) // 3
+    latencies = [latency for _, latency in received]
+    return {"p50_ms": percentile(latencies, 0.5), "p99_ms": percentile(latencies, 0.99),
+            "first_third_p99_ms": percentile(latencies[:third], 0.99),
+            "last_third_p99_ms": percentile(latencies[-third:], 0.99), "records": len(received)}
