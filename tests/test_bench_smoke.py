@@ -11,8 +11,8 @@ import subprocess
 import sys
 
 LINES = ("raw: aiokafka produce", "raw: aiokafka consume→produce→commit", "ingest: HTTP 100-event batches",
-         "ingest: single-event requests", "worker alone", "raw: one aiokafka hop", "end to end: p99", "end to end: highest sustained",
-         "memory: ingest", "memory: worker1", "memory: broker", "warehouse:")
+         "ingest: single-event requests", "worker alone", "raw: one aiokafka hop", "end to end: p99",
+         "end to end: highest sustained", "memory: ingest", "memory: worker1", "memory: broker", "warehouse:")
 
 
 def test_quick_bench_prints_and_writes_every_line(tmp_path, postgres_dsn):

@@ -7,9 +7,9 @@
   minimal at-least-once worker;
 * :func:`hop_latency` — one Kafka hop at the end-to-end run's fixed rate and duration: the same producer
   settings, one record per event, and a consumer with the worker's fetch wait; latency from each record's
-  timestamp (set when it is sent) to its receipt.  The embedded broker's cost per request grows with the
-  batches a partition holds (docs/performance.md, "The broker's cost grows with what it holds"), so this
-  line shows how far one bare hop drifts over the same minutes as the pipeline's three.
+  timestamp (set when it is sent) to its receipt.  The embedded broker's work per request grows with the
+  batches a partition holds (docs/broker.md, "What the broker's CPU goes to"), so this line shows how far
+  one bare hop drifts over the same minutes as the pipeline's three.
 """
 
 from __future__ import annotations

@@ -123,7 +123,6 @@ def create_health_app(workspace: Workspace, options: HealthOptions) -> web.Appli
         await asyncio.gather(task, return_exceptions=True)
 
     app = web.Application(middlewares=[auth])
-    app["state"] = state
     app.cleanup_ctx.append(reader_task)
     app.router.add_get("/", overview)
     app.router.add_get("/api/summary", api_summary)
