@@ -11,8 +11,9 @@ import subprocess
 import sys
 
 LINES = ("raw: aiokafka produce", "raw: aiokafka consume→produce→commit", "ingest: HTTP 100-event batches",
-         "ingest: single-event requests", "worker alone", "raw: one aiokafka hop", "end to end: p99",
-         "end to end: highest sustained", "memory: ingest", "memory: worker1", "memory: broker", "warehouse:")
+         "ingest: single-event requests", "pipeline work in process", "worker alone", "raw: one aiokafka hop",
+         "end to end: p99", "end to end: highest sustained", "memory: ingest", "memory: worker1", "memory: broker",
+         "warehouse:")
 
 
 def test_quick_bench_prints_and_writes_every_line(tmp_path, postgres_dsn):
@@ -33,6 +34,8 @@ def test_quick_bench_prints_and_writes_every_line(tmp_path, postgres_dsn):
     worker = next(v for k, v in figures.items() if k.startswith("worker alone"))
     assert worker["notes"]["delivered_kafka_topic"] > 0
     assert worker["limit"] > 0 and worker["ratio"] is not None
+    work = next(v for k, v in figures.items() if k.startswith("pipeline work in process"))
+    assert work["notes"]["routed"] > 0 and work["limit"] == worker["limit"]
     assert figures["end to end: p99 at 2,000 events/s"]["notes"]["delivered"] > 0
     hop = figures["raw: one aiokafka hop, p99 at 2,000 events/s"]
     assert hop["notes"]["records"] >= 2_000 * 3  # the fixed run's warm-up + duration (1 + 3 s) at 2,000/s

@@ -1,10 +1,10 @@
 """The order of the benchmark's phases on one embedded broker, and the lines each phase adds.
 
-Phases: raw limits → worker alone (one process) → end to end (``workers`` processes: stepped rates up to
-the first one not sustained, a wait for the backlog to drain, one bare aiokafka hop at the fixed rate for
-as long as the fixed-rate run (its raw limit, on the broker as the steps left it), then the fixed-rate
-run: a warm-up at the same rate, after which memory is sampled, and the measured duration, at whose end
-it is sampled again) →
+Phases: raw limits → the pipeline's work in process, without Kafka (the worker's floor) → worker alone
+(one process) → end to end (``workers`` processes: stepped rates up to the first one not sustained, a wait
+for the backlog to drain, one bare aiokafka hop at the fixed rate for as long as the fixed-rate run (its
+raw limit, on the broker as the steps left it), then the fixed-rate run: a warm-up at the same rate, after
+which memory is sampled, and the measured duration, at whose end it is sampled again) →
 warehouse; ingest alone runs after the raw limits.  Each phase uses its own topics (a fresh prefix) and
 deletes them afterwards, since the in-memory broker keeps every record.
 :class:`Options` holds the sizes; :meth:`Options.quick_run` is the seconds-long version the smoke test runs.
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import orjson
 
-from eventyard.bench import e2e, http_load, pipeline, raw, warehouse
+from eventyard.bench import e2e, floor, http_load, pipeline, raw, warehouse
 from eventyard.bench.probes import OutputTap, WorkerCounters, sample_output
 from eventyard.bench.procs import Service, rss_mb, start_ingest
 from eventyard.bench.report import Line, Report
@@ -135,8 +135,15 @@ class Bench:
                              produce, "raw produce", "≥ 5,000 requests/s", _wrk_notes(single)))
 
     async def pipeline(self) -> None:
-        """Lines 3 and 4 (and 6): one worker alone, then end to end through ``workers`` of them."""
+        """Lines 3 and 4 (and 6): the pipeline's work in process (the worker's floor), one worker alone,
+        then end to end through ``workers`` of them."""
         workspace, features, output = self._workspace("pipe", with_features=True)
+        work = floor.pipeline_work(workspace, self.options.worker_events, self.options.partitions)
+        self.report.add(Line(
+            "pipeline work in process, no Kafka", work.events_per_second, "events/s",
+            self.limits["passthrough"], "raw passthrough", "the worker-alone line's ceiling",
+            {"events": work.events, "routed": work.routed, **{f"µs_{step}": micros
+                                                           for step, micros in work.micros_per_event.items()}}))
         drained = await pipeline.drain(workspace, self.bootstrap, self.state_dir, output,
                                        self.options.worker_events, 1, "bench")
         try:
