@@ -3,10 +3,12 @@
 The figure is only meaningful if the floor does the worker's work: the benchmark workspace's stages with a
 dedup window across envelopes, every destination's events encoded and read back.  Its routed count must
 therefore equal what the pipeline routes when it is run directly with dedup across envelopes, and every
-step must be timed.  No speed is asserted.
+step must be timed; the process's collector settings are the same afterwards.  No speed is asserted.
 """
 
 from __future__ import annotations
+
+import gc
 
 from eventyard.bench.floor import STEPS, pipeline_work
 from eventyard.bench.workload import raw_envelopes
@@ -36,7 +38,9 @@ def test_floor_routes_what_the_pipeline_routes_and_times_every_step(tmp_path):
     features = write_workspace(tmp_path, "floor", 4, "floor.out", "127.0.0.1:9")
     assert {"dedup", "tracking_plan", "filters"} <= set(features)
 
+    thresholds, frozen = gc.get_threshold(), gc.get_freeze_count()
     work = pipeline_work(tmp_path, EVENTS, 4, passes=2)
+    assert (gc.get_threshold(), gc.get_freeze_count()) == (thresholds, frozen)  # the worker's GC, then back
 
     routed, duplicates = routed_directly(tmp_path, EVENTS, 4)
     assert duplicates > 0  # the workload re-sends events: dedup has work to do
