@@ -5,7 +5,7 @@ the raw envelopes the drain uses, one envelope at a time as the pipeline agent d
 
 * ``decode`` — the raw envelope's JSON;
 * ``source`` — the source phase with a dedup window per partition (shape, dedup, normalize, tracking plan,
-  source transformation), plus recording the envelope's messageIds in the window;
+  source transformation), plus expiring the window and recording the envelope's messageIds in it;
 * ``destination`` — the destination phase (routing, filters, destination transformation);
 * ``dest_encode`` — each destination's events as a ``dest`` envelope, as the pipeline agent writes them;
 * ``dest_decode`` — those envelopes read back, as the delivery agents read them.
@@ -62,8 +62,10 @@ def _one_pass(pipeline: Pipeline, envelopes: list[tuple[int, bytes]], window_sec
         items = decode_envelope(value).items
         decoded = clock()
         out = PipelineOutput()
+        now_ms = int(time.time() * 1000)
+        window.expire(now_ms)
         accepted = pipeline.source_phase(items, out, window.checker(offset))
-        window.add(out.message_ids, offset, int(time.time() * 1000))
+        window.add(out.message_ids, offset, now_ms)
         sourced = clock()
         pipeline.destination_phase(accepted, out)
         destined = clock()
